@@ -1,0 +1,115 @@
+"""Safe media decoding: one pass of PyAV, in a child process with a timeout and a memory cap.
+
+PyAV (FFmpeg) can crash the whole process on a hostile or truncated stream, so `decode` never
+decodes in the caller's process: a crash, a hang or a memory blow-up becomes a MediaError that
+names the file and the cause, and the caller lives on.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from clipret.errors import MediaError
+
+SAMPLE_RATE = 22050  # Hz, mono: what every audio feature expects
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """What to take out of a clip in the one decode pass that serves every extractor."""
+
+    n_segments: int = 16  # evenly spaced sampling points over the clip
+    frames_per_segment: int = 1  # consecutive frames per point (8 for 3D CNN clips)
+    segment_stride: int = 1  # keep every stride-th frame inside a segment (slow_r50: 8)
+    short_side: int = 256  # frames are resized so their short side is this many pixels
+    thumb_fps: float = 8.0  # dense small frames for cut and motion statistics
+    thumb_short_side: int = 64
+    max_seconds: float = 300.0  # analyse at most this much of the clip
+    timeout_s: float = 120.0  # wall-clock limit of the child process
+    memory_mb: int = 4096  # address-space cap of the child process
+
+
+@dataclass
+class DecodedClip:
+    """A clip's audio and frames, ready for the extractors."""
+
+    path: str
+    duration_s: float  # of the media (not capped by max_seconds)
+    audio: np.ndarray | None  # (n_samples,) float32 mono at SAMPLE_RATE, None without an audio stream
+    sample_rate: int
+    fps: float | None  # of the video stream
+    frames: np.ndarray | None  # (n_segments * frames_per_segment, H, W, 3) uint8 RGB, segment-major
+    frame_times: np.ndarray | None  # (len(frames),) float seconds
+    thumbs: np.ndarray | None  # (n_thumbs, h, w, 3) uint8 RGB at thumb_fps
+    thumb_times: np.ndarray | None  # (n_thumbs,) float seconds
+    options: DecodeOptions
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio is not None and self.audio.size > 0
+
+    @property
+    def has_video(self) -> bool:
+        return self.frames is not None and len(self.frames) > 0
+
+
+def decode(path: str | os.PathLike, options: DecodeOptions | None = None, **overrides) -> DecodedClip:
+    """Decode `path` in a child process; raise MediaError (naming file and cause) on any failure.
+
+    `overrides` replace fields of `options`, e.g. ``decode(p, n_segments=8, timeout_s=30)``.
+    """
+    options = replace(options or DecodeOptions(), **overrides)
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(f"{path}: no such file.")
+    if path.is_dir():
+        raise MediaError(f"{path}: is a folder, not a media file.")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path}: the file is empty (0 bytes).")
+    return _run_in_child(str(path), options)
+
+
+def _run_in_child(path: str, options: DecodeOptions) -> DecodedClip:
+    # A fresh interpreter (not fork: the caller may hold torch threads; not spawn/forkserver:
+    # they re-import the caller's __main__, e.g. a Streamlit script).
+    command = [sys.executable, "-m", "clipret._decode_worker"]
+    try:
+        done = subprocess.run(command, input=pickle.dumps((path, options)), capture_output=True,
+                              timeout=options.timeout_s, env=_child_env())
+    except subprocess.TimeoutExpired:
+        raise MediaError(f"{path}: decoding took longer than {options.timeout_s:g} s and was stopped.") from None
+    if done.returncode != 0 or not done.stdout:
+        raise MediaError(f"{path}: the decoder crashed ({_describe_exit(done.returncode)}); "
+                         "the file is probably corrupt or truncated.")
+    status, payload = pickle.loads(done.stdout)
+    if status == "ok":
+        return payload
+    raise MediaError(f"{path}: {payload}")
+
+
+def _child_env() -> dict[str, str]:
+    # The child must import this very clipret, wherever the caller found it.
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return env
+
+
+def _describe_exit(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "no exit code"
+    if exitcode < 0:
+        import signal
+
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"

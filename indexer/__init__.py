@@ -1,0 +1,1 @@
+"""The offline indexer: `python -m indexer <command>` (see indexer/__main__.py)."""
