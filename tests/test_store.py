@@ -1,0 +1,107 @@
+"""ClipStore against the real embedded Qdrant: collections, alias swaps, named-vector search, filters."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from clipret.config import Settings
+from clipret.errors import IndexNotFound, StoreUnavailable
+from clipret.store import ClipPoint, ClipStore, point_id
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(data_dir=tmp_path)
+
+
+def unit(v):
+    v = np.asarray(v, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def points():
+    # Three clips on axes of a 3-d "fused" space; "audio" reverses the order of similarity.
+    return [
+        ClipPoint("a", {"fused": unit([1, 0, 0]), "audio": unit([0, 0, 1])}, {"title": "A", "genre": "metal"}),
+        ClipPoint("b", {"fused": unit([1, 1, 0]), "audio": unit([0, 1, 1])}, {"title": "B", "genre": "punk"}),
+        ClipPoint("c", {"fused": unit([0, 1, 0]), "audio": unit([1, 0, 0])}, {"title": "C", "genre": "metal",
+                                                                            "youtube_id": "dQw4w9WgXcQ"}),
+    ]
+
+
+@pytest.fixture
+def store(settings):
+    with ClipStore(settings) as s:
+        s.create_collection("clips_20260101T000000", {"fused": 3, "audio": 3})
+        s.upsert("clips_20260101T000000", points())
+        s.swap_alias("clips", "clips_20260101T000000")
+        yield s
+
+
+def test_point_id_is_stable_uuid5():
+    assert point_id("abc") == point_id("abc") != point_id("abd")
+    assert len(point_id("abc")) == 36
+
+
+def test_search_by_alias_orders_by_cosine(store):
+    hits = store.search("clips", "fused", unit([1, 0.1, 0]), k=3)
+    assert [h.clip_id for h in hits] == ["a", "b", "c"]
+    assert hits[0].score == pytest.approx(float(unit([1, 0.1, 0]) @ unit([1, 0, 0])), abs=1e-5)
+    assert hits[0].payload["title"] == "A"
+
+
+def test_named_vectors_are_separate_spaces(store):
+    hits = store.search("clips", "audio", unit([1, 0.1, 0]), k=1)
+    assert hits[0].clip_id == "c"
+
+
+def test_genre_filter_and_exclusion(store):
+    hits = store.search("clips", "fused", unit([1, 1, 0]), k=3, genres=["metal"], exclude_clip_ids=["a"])
+    assert [h.clip_id for h in hits] == ["c"]
+
+
+def test_get_clip_and_youtube_lookup(store):
+    hit = store.get_clip("clips", "b")
+    assert hit.payload["genre"] == "punk"
+    np.testing.assert_allclose(hit.vectors["fused"], unit([1, 1, 0]), atol=1e-6)
+    assert store.get_clip("clips", "zzz") is None
+    assert store.find_by_youtube_id("clips", "dQw4w9WgXcQ").clip_id == "c"
+    assert store.find_by_youtube_id("clips", "xxxxxxxxxxx") is None
+
+
+def test_all_clips_and_count(store):
+    assert [h.clip_id for h in store.all_clips("clips")] == ["a", "b", "c"]
+    assert store.count("clips") == 3
+
+
+def test_alias_swap_and_prune(store):
+    for stamp in ("20260102T000000", "20260103T000000"):
+        store.create_collection(f"clips_{stamp}", {"fused": 3, "audio": 3})
+        store.upsert(f"clips_{stamp}", points()[:1])
+        store.swap_alias("clips", f"clips_{stamp}")
+    assert store.serving_collection("clips") == "clips_20260103T000000"
+    assert store.count("clips") == 1
+    assert store.prune("clips", keep=2) == ["clips_20260101T000000"]
+    assert store.collections("clips_") == ["clips_20260102T000000", "clips_20260103T000000"]
+
+
+def test_resolve_missing_index(settings):
+    with ClipStore(settings) as s:
+        with pytest.raises(IndexNotFound, match="indexer build"):
+            s.resolve("clips")
+
+
+def test_second_client_waits_for_the_lock(settings):
+    first = ClipStore(settings)
+    with pytest.raises(StoreUnavailable, match="in use by another process"):
+        ClipStore(settings, lock_timeout_s=0.3)
+    threading.Timer(0.3, first.close).start()
+    with ClipStore(settings, lock_timeout_s=10):  # gets it once the first closes
+        pass
+
+
+def test_unreachable_server_is_one_sentence(tmp_path):
+    s = Settings(data_dir=tmp_path, qdrant_url="http://127.0.0.1:9")
+    with pytest.raises(StoreUnavailable, match="cannot be reached"):
+        ClipStore(s)
