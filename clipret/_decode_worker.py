@@ -34,9 +34,15 @@ def run(path: str, options: DecodeOptions) -> tuple[str, object]:
     return result
 
 
+class Unreadable(Exception):
+    """A reason, in plain words, why this file cannot be used (sent to the parent as its message)."""
+
+
 def _explain(exc: Exception) -> str:
     import av
 
+    if isinstance(exc, Unreadable):
+        return str(exc)
     if isinstance(exc, av.error.FFmpegError):
         return f"not a media file that FFmpeg can read ({exc.strerror or type(exc).__name__})."
     return f"{type(exc).__name__}: {exc}"
@@ -46,13 +52,15 @@ def decode_in_process(path: str, options: DecodeOptions) -> DecodedClip:
     """Decode in this process (unsafe on hostile input: call through clipret.media.decode)."""
     import av
 
-    # protocol_whitelist=file: a hostile playlist-type file must not make FFmpeg open URLs.
-    with av.open(path, metadata_errors="ignore", options={"protocol_whitelist": "file"}) as container:
+    # protocol_whitelist=file: a hostile playlist-type file must not make FFmpeg open URLs;
+    # format_whitelist: playlist, concat and tty demuxers are refused before they read anything.
+    options_ = {"protocol_whitelist": "file", "format_whitelist": ",".join(sorted(ALLOWED_FORMATS))}
+    with av.open(path, metadata_errors="ignore", options=options_) as container:
         _check_container_format(container.format.name)
         video = container.streams.video[0] if container.streams.video else None
         audio = container.streams.audio[0] if container.streams.audio else None
         if video is None and audio is None:
-            raise ValueError("the file has neither an audio nor a video stream.")
+            raise Unreadable("the file has neither an audio nor a video stream.")
         duration = _duration_s(container, video, audio)
         span = min(duration, options.max_seconds) if duration > 0 else options.max_seconds
         fps = float(video.average_rate) if video is not None and video.average_rate else None
@@ -77,8 +85,10 @@ def decode_in_process(path: str, options: DecodeOptions) -> DecodedClip:
     samples = _join_audio(chunks, span) if audio is not None else None
     if duration <= 0:
         duration = max(frames.last_time, 0.0 if samples is None else len(samples) / SAMPLE_RATE)
+    if video is None and (samples is None or samples.size == 0):
+        raise Unreadable("the audio stream holds no decodable samples.")
     if video is not None and frames.taken == 0:
-        raise ValueError("the video stream holds no decodable frame.")
+        raise Unreadable("the video stream holds no decodable frame.")
     return DecodedClip(
         path=path, duration_s=float(duration), audio=samples, sample_rate=SAMPLE_RATE, fps=fps,
         frames=frames.array() if video else None, frame_times=frames.times() if video else None,
@@ -96,7 +106,7 @@ ALLOWED_FORMATS = frozenset(
 
 def _check_container_format(name: str) -> None:
     if not set(name.split(",")) & ALLOWED_FORMATS:
-        raise ValueError(f"not an audio or video file (FFmpeg reads it as '{name}').")
+        raise Unreadable(f"not an audio or video file (FFmpeg reads it as '{name}').")
 
 
 def _duration_s(container, video, audio) -> float:

@@ -71,17 +71,20 @@ def decode(path: str | os.PathLike, options: DecodeOptions | None = None, **over
         raise MediaError(f"{path}: no such file.")
     if path.is_dir():
         raise MediaError(f"{path}: is a folder, not a media file.")
+    if not path.is_file():
+        raise MediaError(f"{path}: not a regular file.")
     if path.stat().st_size == 0:
         raise MediaError(f"{path}: the file is empty (0 bytes).")
-    return _run_in_child(str(path), options)
+    # An absolute path, so that FFmpeg never reads "Live: at Wembley.mp4" as a "Live:" protocol.
+    return _run_in_child(str(path), os.path.abspath(path), options)
 
 
-def _run_in_child(path: str, options: DecodeOptions) -> DecodedClip:
+def _run_in_child(path: str, absolute: str, options: DecodeOptions) -> DecodedClip:
     # A fresh interpreter (not fork: the caller may hold torch threads; not spawn/forkserver:
     # they re-import the caller's __main__, e.g. a Streamlit script).
     command = [sys.executable, "-m", "clipret._decode_worker"]
     try:
-        done = subprocess.run(command, input=pickle.dumps((path, options)), capture_output=True,
+        done = subprocess.run(command, input=pickle.dumps((absolute, options)), capture_output=True,
                               timeout=options.timeout_s, env=_child_env())
     except subprocess.TimeoutExpired:
         raise MediaError(f"{path}: decoding took longer than {options.timeout_s:g} s and was stopped.") from None

@@ -73,7 +73,7 @@ def test_max_seconds_caps_audio(tone_clip):
     [
         ("empty.mp4", b"", "empty"),
         ("random.mp4", bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)), "FFmpeg"),
-        ("notes.txt", b"just some text, not a video\n" * 20, "not an audio or video file"),
+        ("notes.txt", b"just some text, not a video\n" * 20, "not a media file"),
     ],
 )
 def test_broken_files_raise_media_error(tmp_path, name, content, cause):

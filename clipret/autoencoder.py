@@ -1,0 +1,238 @@
+"""The paper's autoencoder: fused features (N, D) → Tanh-bounded 256-d embeddings, seeded and saveable."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from clipret.errors import ClipretError
+from clipret.files import atomic_path, write_json_atomic
+
+# Layer names of the paper's Listing 1, in order (its odd "encoder22"/"decoder11" kept on purpose).
+PAPER_ENCODER_NAMES = ("encoder0", "encoder1", "encoder2", "encoder22", "encoder3")
+PAPER_DECODER_NAMES = ("decoder0", "decoder11", "decoder1", "decoder2", "decoder3")
+TRANSFORM_BATCH = 1024  # rows per forward pass in transform: bounded memory, fast enough
+
+
+def build_network(input_dim: int, hidden: Sequence[int] = (1024, 1024, 768, 512), latent_dim: int = 256):
+    """The torch module: .encoder D→…→latent (Tanh after each Linear), .decoder mirror (no Tanh at the end).
+
+    With the default sizes this is exactly the paper's Listing 1: 10 Linear layers, 9 Tanh.
+    """
+    from collections import OrderedDict
+
+    from torch import nn
+
+    sizes = [int(input_dim), *map(int, hidden), int(latent_dim)]
+    n = len(sizes) - 1
+    enc_names = PAPER_ENCODER_NAMES if n == 5 else tuple(f"encoder{i}" for i in range(n))
+    dec_names = PAPER_DECODER_NAMES if n == 5 else tuple(f"decoder{i}" for i in range(n))
+    encoder, decoder = OrderedDict(), OrderedDict()
+    for i in range(n):
+        encoder[enc_names[i]] = nn.Linear(sizes[i], sizes[i + 1])
+        encoder[f"activation{i}"] = nn.Tanh()  # includes the latent: embeddings live in [-1, 1]
+    back = sizes[::-1]
+    for i in range(n):
+        decoder[dec_names[i]] = nn.Linear(back[i], back[i + 1])
+        if i < n - 1:  # the reconstruction of standardised features is unbounded
+            decoder[f"activation{i}"] = nn.Tanh()
+
+    class AutoencoderNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Sequential(encoder)
+            self.decoder = nn.Sequential(decoder)
+
+        def forward(self, x):
+            return self.decoder(self.encoder(x))
+
+    return AutoencoderNet()
+
+
+class Autoencoder:
+    """Estimator around the paper's network: MSE, Adam, lr 1e-4, batch 32, 600 epochs by default.
+
+    modality_dropout=p: each training sample, with probability p, has one of its blocks (chosen
+    uniformly from `block_slices`) set to 0 — the standardised mean, as a missing modality — in the
+    input, while the loss still reconstructs the full input. Same data + seed → same weights on the
+    same machine (torch's global RNG is left as it was).
+    """
+
+    def __init__(self, input_dim: int, latent_dim: int = 256, hidden: Sequence[int] = (1024, 1024, 768, 512),
+                 epochs: int = 600, batch_size: int = 32, lr: float = 1e-4, seed: int = 0,
+                 modality_dropout: float = 0.0, block_slices: Mapping[str, slice] | None = None,
+                 device: str = "cpu", progress: bool = False):
+        if not 0.0 <= modality_dropout <= 1.0:
+            raise ValueError(f"modality_dropout must be in [0, 1], got {modality_dropout}")
+        if modality_dropout > 0 and not block_slices:
+            raise ValueError("modality_dropout needs block_slices (FeatureFusion.block_slices_)")
+        if epochs < 0 or batch_size < 1:
+            raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
+        self.input_dim, self.latent_dim, self.hidden = int(input_dim), int(latent_dim), tuple(hidden)
+        self.epochs, self.batch_size, self.lr, self.seed = int(epochs), int(batch_size), float(lr), int(seed)
+        self.modality_dropout = float(modality_dropout)
+        self.block_slices = {k: slice(s.start, s.stop) for k, s in (block_slices or {}).items()}
+        for name, cols in self.block_slices.items():
+            if not 0 <= cols.start < cols.stop <= self.input_dim:
+                raise ValueError(f"block {name!r} columns {cols} do not fit inside {self.input_dim} inputs")
+        self.device, self.progress = device, progress
+
+    def fit(self, X: np.ndarray) -> Autoencoder:
+        """Train on X (N, input_dim); sets network_, loss_history_ (mean MSE per epoch), fit_seconds_."""
+        import torch
+
+        X = self._check_input(X)
+        if len(X) == 0:
+            raise ClipretError("cannot train the autoencoder on zero clips")
+        start = time.perf_counter()
+        _check_device(self.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)  # weight initialisation, without touching the caller's RNG
+            network = build_network(self.input_dim, self.hidden, self.latent_dim).to(self.device)
+        generator = torch.Generator().manual_seed(self.seed)  # shuffling and dropout draws, on CPU
+        optimizer = torch.optim.Adam(network.parameters(), lr=self.lr)
+        data = torch.from_numpy(X).to(self.device)
+        epochs = range(self.epochs)
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            epochs = tqdm(epochs, desc="autoencoder", unit="epoch")
+        history = []
+        network.train()
+        for _ in epochs:
+            history.append(self._train_epoch(network, optimizer, data, generator))
+            if self.progress:
+                epochs.set_postfix(loss=f"{history[-1]:.4f}", refresh=False)
+        if self.progress:
+            epochs.close()
+        self.network_, self.loss_history_ = network.eval(), history
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    def _train_epoch(self, network, optimizer, data, generator) -> float:
+        """One pass over shuffled mini-batches; returns the epoch's mean per-sample MSE."""
+        import torch
+
+        column_block = self._column_block_index().to(data.device)  # (D,) block number, -1 outside blocks
+        total = 0.0
+        for idx in torch.randperm(len(data), generator=generator).split(self.batch_size):
+            target = data[idx.to(data.device)]
+            inputs = self._drop_blocks(target, column_block, generator)
+            optimizer.zero_grad()
+            loss = torch.nn.functional.mse_loss(network(inputs), target)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx)
+        return total / len(data)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """(N, latent_dim) float32 encoder outputs, in eval mode without gradients, in batches."""
+        import torch
+
+        self._check_fitted()
+        X = self._check_input(X)
+        self.network_.eval()
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(X), TRANSFORM_BATCH):
+                batch = torch.from_numpy(X[start:start + TRANSFORM_BATCH]).to(self.device)
+                out.append(self.network_.encoder(batch).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.latent_dim), np.float32)
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+    def reconstruct(self, X: np.ndarray) -> np.ndarray:
+        """(N, input_dim) float32 decoder(encoder(X)): what the loss compares with X."""
+        import torch
+
+        self._check_fitted()
+        X = self._check_input(X)
+        with torch.no_grad():
+            parts = [self.network_(torch.from_numpy(X[s:s + TRANSFORM_BATCH]).to(self.device)).cpu().numpy()
+                     for s in range(0, len(X), TRANSFORM_BATCH)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.input_dim), np.float32)
+
+    # ---- persistence ---------------------------------------------------------------------------
+    def config(self) -> dict:
+        return {"input_dim": self.input_dim, "latent_dim": self.latent_dim, "hidden": list(self.hidden),
+                "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "seed": self.seed,
+                "modality_dropout": self.modality_dropout,
+                "block_slices": {k: [s.start, s.stop] for k, s in self.block_slices.items()}}
+
+    def save(self, directory: str | Path) -> Path:
+        """config.json (parameters + loss history) and weights.pt (state dict) in `directory`."""
+        import torch
+
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        with atomic_path(directory / "weights.pt") as tmp:
+            torch.save(self.network_.state_dict(), tmp)
+        write_json_atomic(directory / "config.json", {**self.config(), "loss_history": self.loss_history_,
+                                                      "fit_seconds": self.fit_seconds_})
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str = "cpu") -> Autoencoder:
+        import torch
+
+        directory = Path(directory)
+        _check_device(device)
+        try:
+            config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+            state = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ClipretError(
+                f"cannot load the autoencoder from {directory}: {exc}; rebuild the index") from exc
+        slices = {k: slice(a, b) for k, (a, b) in config.pop("block_slices").items()}
+        history, seconds = config.pop("loss_history"), config.pop("fit_seconds", 0.0)
+        model = cls(**config, block_slices=slices, device=device)
+        network = build_network(model.input_dim, model.hidden, model.latent_dim)
+        network.load_state_dict(state)
+        model.network_, model.loss_history_, model.fit_seconds_ = network.to(device).eval(), history, seconds
+        return model
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def _check_input(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.input_dim:
+            raise ClipretError(f"autoencoder input must have shape (N, {self.input_dim}), got {X.shape}")
+        if not np.all(np.isfinite(X)):
+            raise ClipretError("autoencoder input contains NaN or infinite values")
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "network_"):
+            raise ClipretError("the autoencoder is not trained: call fit() or load() first")
+
+    def _column_block_index(self):
+        import torch
+
+        index = torch.full((self.input_dim,), -1, dtype=torch.long)
+        for number, cols in enumerate(self.block_slices.values()):
+            index[cols] = number
+        return index
+
+    def _drop_blocks(self, batch, column_block, generator):
+        """Blank one random block per sample with probability p (draws on CPU, so any device is seeded)."""
+        import torch
+
+        if self.modality_dropout <= 0:
+            return batch
+        n = len(batch)
+        hit = (torch.rand(n, generator=generator) < self.modality_dropout).to(batch.device)  # (n,)
+        choice = torch.randint(len(self.block_slices), (n,), generator=generator).to(batch.device)  # (n,)
+        blank = hit[:, None] & (column_block[None, :] == choice[:, None])  # (n, D)
+        return batch.masked_fill(blank, 0.0)
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ClipretError(f"device {device!r} asked for, but torch sees no CUDA GPU: use device='cpu'")

@@ -1,0 +1,176 @@
+"""The paper's 257 mid-term audio features (librosa): 64 frame sequences × 4 statistics + bpm.
+
+Every spectral sequence is derived from one shared STFT (and one mel spectrogram, one HPSS);
+`audio_sequences_naive` calls each librosa feature function on the raw signal instead, as the
+usual recipe does. Both give the same numbers; the tests hold them equal and the benchmark
+times them.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from clipret.features.base import BaseExtractor
+from clipret.media import SAMPLE_RATE
+
+N_FFT = 2048  # librosa's defaults, so every feature function agrees on the frames
+HOP_LENGTH = 512
+N_MFCC = 13
+PITCH_CLASSES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+STATISTICS = ("mean", "median", "std", "p75")
+
+
+def _sequence_names() -> tuple[str, ...]:
+    names = ["zcr", "mel_power", "db_spectrum", "harmonic_energy", "percussive_energy",
+             "spectral_centroid", "spectral_centroid_delta", "spectral_centroid_delta2",
+             "spectral_flux", "spectral_rolloff",
+             "spectral_bandwidth_p2", "spectral_bandwidth_p3", "spectral_bandwidth_p4"]
+    names += [f"chroma_{p}" for p in PITCH_CLASSES]
+    for suffix in ("", "_delta", "_delta2"):
+        names += [f"mfcc_{i}{suffix}" for i in range(1, N_MFCC + 1)]
+    return tuple(names)
+
+
+SEQUENCE_NAMES = _sequence_names()  # the 64 frame-level sequences, in column order
+AUDIO_COLUMNS = tuple(f"{s}_{stat}" for s in SEQUENCE_NAMES for stat in STATISTICS) + ("bpm",)
+
+
+def audio_sequences(y: np.ndarray, sr: int = SAMPLE_RATE) -> tuple[dict[str, np.ndarray], float]:
+    """The 64 sequences (each (n_frames,)) and the tempo of mono `y`, from one STFT."""
+    import librosa
+
+    stft = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH)  # (1025, n_frames) complex
+    magnitude = np.abs(stft)
+    power = magnitude**2
+    mel = librosa.feature.melspectrogram(S=power, sr=sr)  # (128, n_frames) power
+    mel_db = librosa.power_to_db(mel)
+    harmonic, percussive = hpss_magnitude(magnitude)
+    centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sr)
+    flux = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=HOP_LENGTH)
+    # beat_track's own onset envelope aggregates the mel bands by median, not mean as the flux does
+    beat_onsets = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=HOP_LENGTH, aggregate=np.median)
+    tempo, beats = librosa.beat.beat_track(onset_envelope=beat_onsets, sr=sr, hop_length=HOP_LENGTH)
+    rows = [
+        librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP_LENGTH)[0],
+        mel.mean(axis=0),
+        librosa.amplitude_to_db(magnitude).mean(axis=0),
+        librosa.feature.rms(S=harmonic, frame_length=N_FFT, hop_length=HOP_LENGTH)[0],
+        librosa.feature.rms(S=percussive, frame_length=N_FFT, hop_length=HOP_LENGTH)[0],
+        *_with_deltas(centroid),
+        flux,
+        librosa.feature.spectral_rolloff(S=magnitude, sr=sr)[0],
+        *(librosa.feature.spectral_bandwidth(S=magnitude, sr=sr, centroid=centroid, p=p)[0] for p in (2, 3, 4)),
+        *librosa.feature.chroma_stft(S=power, sr=sr),
+        *_with_deltas(librosa.feature.mfcc(S=mel_db, sr=sr, n_mfcc=N_MFCC)),
+    ]
+    return dict(zip(SEQUENCE_NAMES, rows, strict=True)), _bpm(tempo, beats, sr)
+
+
+def audio_sequences_naive(y: np.ndarray, sr: int = SAMPLE_RATE) -> tuple[dict[str, np.ndarray], float]:
+    """The same as `audio_sequences`, each feature computed by librosa from `y` on its own."""
+    import librosa
+
+    def hpss_part(index: int) -> np.ndarray:
+        part = librosa.decompose.hpss(librosa.stft(y))[index]
+        return librosa.feature.rms(S=np.abs(part))[0]
+
+    tempo, beats = librosa.beat.beat_track(y=y, sr=sr)
+    rows = [
+        librosa.feature.zero_crossing_rate(y)[0],
+        librosa.feature.melspectrogram(y=y, sr=sr).mean(axis=0),
+        librosa.amplitude_to_db(np.abs(librosa.stft(y))).mean(axis=0),
+        hpss_part(0),
+        hpss_part(1),
+        *_with_deltas(librosa.feature.spectral_centroid(y=y, sr=sr)),
+        librosa.onset.onset_strength(y=y, sr=sr),
+        librosa.feature.spectral_rolloff(y=y, sr=sr)[0],
+        *(librosa.feature.spectral_bandwidth(y=y, sr=sr, p=p)[0] for p in (2, 3, 4)),
+        *librosa.feature.chroma_stft(y=y, sr=sr),
+        *_with_deltas(librosa.feature.mfcc(y=y, sr=sr, n_mfcc=N_MFCC)),
+    ]
+    return dict(zip(SEQUENCE_NAMES, rows, strict=True)), _bpm(tempo, beats, sr)
+
+
+def hpss_magnitude(magnitude: np.ndarray, kernel_size: int = 31) -> tuple[np.ndarray, np.ndarray]:
+    """librosa.decompose.hpss of a magnitude spectrogram (its defaults: soft masks, margin 1), exactly.
+
+    librosa runs a 2-D median filter with a 1×31 and a 31×1 window; filtering row by row hits
+    scipy's fast 1-D median path instead, about 8× faster for the same numbers.
+    """
+    import librosa
+    from scipy.ndimage import median_filter
+
+    def along_rows(x: np.ndarray) -> np.ndarray:  # (n, m): median over windows of each row
+        return np.stack([median_filter(row, size=kernel_size, mode="reflect") for row in x])
+
+    harm = along_rows(magnitude)  # over time, per frequency bin
+    perc = along_rows(np.ascontiguousarray(magnitude.T)).T  # over frequency, per frame
+    mask_harm = librosa.util.softmask(harm, perc, power=2, split_zeros=True)
+    mask_perc = librosa.util.softmask(perc, harm, power=2, split_zeros=True)
+    return magnitude * mask_harm, magnitude * mask_perc
+
+
+def _with_deltas(x: np.ndarray) -> list[np.ndarray]:
+    """Rows of x (n, n_frames), then their 1st deltas, then their 2nd deltas."""
+    import librosa
+
+    n_frames = x.shape[-1]
+    width = min(9, n_frames if n_frames % 2 else n_frames - 1)  # librosa needs width <= n_frames
+    if width < 3:  # too short to differentiate: a flat sequence has zero deltas
+        return [*x, *np.zeros_like(x), *np.zeros_like(x)]
+    return [*x, *librosa.feature.delta(x, width=width, order=1), *librosa.feature.delta(x, width=width, order=2)]
+
+
+def _bpm(tempo, beats: np.ndarray, sr: int) -> float:
+    """Beats per minute from the tracked beats' mean period (a line fit over their frames).
+
+    librosa's tempo estimate is quantised to whole onset-frame lags (117.5 or 123.0, never 120,
+    at 22050 Hz / hop 512); the beats it then tracks alternate between the two lags, and their
+    average spacing recovers the real tempo.
+    """
+    if len(beats) < 4:
+        return float(np.atleast_1d(tempo)[0])
+    period = np.polyfit(np.arange(len(beats)), np.asarray(beats, dtype=np.float64), 1)[0]  # frames
+    return float(60.0 * sr / (HOP_LENGTH * period)) if period > 0 else 0.0
+
+
+def summarise(sequences: dict[str, np.ndarray], bpm: float) -> np.ndarray:
+    """(257,) float32: mean, median, std, 75th percentile of each sequence, in AUDIO_COLUMNS order, + bpm."""
+    matrix = np.stack([np.asarray(sequences[name], dtype=np.float64) for name in SEQUENCE_NAMES])
+    stats = np.stack([matrix.mean(axis=1), np.median(matrix, axis=1), matrix.std(axis=1),
+                      np.percentile(matrix, 75, axis=1)], axis=1)  # (64, 4)
+    vector = np.append(stats.reshape(-1), bpm)
+    return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+
+def extract_audio_features(y: np.ndarray, sr: int = SAMPLE_RATE, max_seconds: float = 300.0,
+                           naive: bool = False) -> np.ndarray:
+    """(257,) float32 named by AUDIO_COLUMNS, from the first `max_seconds` of mono float `y` at `sr`."""
+    y = np.ascontiguousarray(np.asarray(y, dtype=np.float32).reshape(-1)[: int(max_seconds * sr)])
+    if y.size == 0:
+        raise ValueError("extract_audio_features needs at least one sample.")
+    y = np.nan_to_num(y)
+    with warnings.catch_warnings():  # silence and very short clips are legal input, not a problem
+        warnings.filterwarnings("ignore", message="Trying to estimate tuning from empty frequency set")
+        warnings.filterwarnings("ignore", message="n_fft=.* is too large for input signal")
+        sequences, bpm = (audio_sequences_naive if naive else audio_sequences)(y, sr)
+    return summarise(sequences, bpm)
+
+
+class LibrosaAudio(BaseExtractor):
+    """The paper's 257 audio features of a decoded clip; None when the clip has no audio."""
+
+    name = "librosa_257"
+    modality = "audio"
+    dim = len(AUDIO_COLUMNS)
+    columns = AUDIO_COLUMNS
+
+    def __init__(self, device: str = "cpu", max_seconds: float = 300.0):
+        self.max_seconds = max_seconds  # analyse at most this much of each clip (device unused: CPU)
+
+    def extract(self, decoded) -> np.ndarray | None:
+        if not decoded.has_audio:
+            return None
+        return self._finish(extract_audio_features(decoded.audio, decoded.sample_rate, self.max_seconds))

@@ -1,0 +1,72 @@
+"""The one small interface every feature extractor has, and helpers they share."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Extractor(Protocol):
+    """Turns one clip's modality into a fixed-size float32 vector, or None when it is missing.
+
+    Audio and video extractors take a `clipret.media.DecodedClip`; lyrics extractors take a str.
+    """
+
+    name: str  # registry key, e.g. "efficientnet_lite0"
+    modality: str  # "audio" | "video" | "lyrics"
+    dim: int
+    columns: tuple[str, ...]  # one name per output value, len == dim
+
+    def extract(self, item: Any) -> np.ndarray | None: ...
+
+    def extract_batch(self, items: list[Any]) -> list[np.ndarray | None]: ...
+
+
+class BaseExtractor:
+    """Default `extract_batch` (one item at a time) and output checks; neural extractors batch."""
+
+    name: str = ""
+    modality: str = ""
+    dim: int = 0
+    columns: tuple[str, ...] = ()
+
+    def extract(self, item: Any) -> np.ndarray | None:
+        return self.extract_batch([item])[0]
+
+    def extract_batch(self, items: list[Any]) -> list[np.ndarray | None]:
+        return [self.extract(item) for item in items]
+
+    def _finish(self, vector: np.ndarray) -> np.ndarray:
+        """(dim,) float32 with every non-finite value replaced, so a freak input never poisons an index."""
+        vector = np.nan_to_num(np.asarray(vector, dtype=np.float64).reshape(-1), nan=0.0,
+                               posinf=0.0, neginf=0.0).astype(np.float32)
+        if vector.shape != (self.dim,):
+            raise ValueError(f"{self.name}: produced {vector.shape[0]} values, expected {self.dim}.")
+        return vector
+
+
+def resolve_device(device: str) -> str:
+    """'cpu', 'cuda' or 'cuda:N'; a clear error instead of a torch traceback for anything else."""
+    if device == "cpu" or device == "cuda" or device.startswith("cuda:"):
+        return device
+    raise ValueError(f"device must be 'cpu' or 'cuda' (got {device!r}).")
+
+
+def host_reachable(host: str, port: int = 443, timeout_s: float = 3.0) -> bool:
+    """Whether a TCP connection to host:port opens within timeout_s: a model download is worth trying.
+
+    Offline machines fail here in at most timeout_s, instead of hanging in a download library's
+    retries. Behind an HTTPS proxy only the proxy can tell, so then the download is tried.
+    """
+    import os
+    import socket
+
+    if os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy"):
+        return True
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,168 @@
+"""Feature fusion: per-clip modality blocks → one standardised vector, a missing block being its mean."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from clipret.errors import ClipretError
+from clipret.files import save_npz_atomic, write_json_atomic
+
+Features = Mapping[str, "np.ndarray | None"]  # one clip: block name → (dim,) vector, or None when missing
+
+
+@dataclass(frozen=True)
+class _Block:
+    """Stand-in for profiles.BlockSpec when a saved fusion is loaded without clipret.profiles."""
+
+    name: str
+    modality: str
+    dim: int
+    columns: tuple[str, ...] = ()
+
+
+class FeatureFusion:
+    """Concatenate blocks in order, standardise each column on the rows where its block is present.
+
+    `blocks` are objects with .name, .modality, .dim (profiles.BlockSpec). A missing block (None or an
+    absent key) becomes the standardised zero, i.e. the training mean, so it pulls no clip anywhere.
+    Zero-variance columns get scale 1 (as sklearn's StandardScaler). A block never present in `fit`
+    keeps mean 0 and scale 1 (`n_present_[name] == 0` tells).
+    """
+
+    def __init__(self, blocks: Sequence[object]):
+        self.blocks = tuple(blocks)
+        names = [b.name for b in self.blocks]
+        if not names:
+            raise ValueError("FeatureFusion needs at least one block")
+        if len(set(names)) != len(names):
+            raise ValueError(f"block names must be unique, got {names}")
+        self.block_slices_: dict[str, slice] = {}
+        start = 0
+        for block in self.blocks:
+            if int(block.dim) <= 0:
+                raise ValueError(f"block {block.name!r} has dim {block.dim}; it must be positive")
+            self.block_slices_[block.name] = slice(start, start + int(block.dim))
+            start += int(block.dim)
+        self.dim = start
+
+    # ---- fitting -------------------------------------------------------------------------------
+    def fit(self, features: Sequence[Features]) -> FeatureFusion:
+        """Learn per-column mean and scale of every block from the clips where it is present."""
+        if len(features) == 0:
+            raise ClipretError("cannot fit the feature fusion on zero clips: extract features first")
+        means, scales, n_present = [], [], {}
+        for block in self.blocks:
+            rows = [v for v in self._block_column(features, block) if v is not None]
+            n_present[block.name] = len(rows)
+            if rows:
+                stacked = np.stack(rows).astype(np.float64)  # (n_present, dim)
+                mean, std = stacked.mean(axis=0), stacked.std(axis=0)
+                # constant columns carry no information; scale 1 keeps them at 0 instead of dividing by 0
+                std[std < 1e-12 * np.maximum(1.0, np.abs(mean))] = 1.0
+            else:
+                mean, std = np.zeros(block.dim), np.ones(block.dim)
+            means.append(mean)
+            scales.append(std)
+        self.mean_ = np.concatenate(means)  # (D,)
+        self.scale_ = np.concatenate(scales)  # (D,)
+        self.n_present_ = n_present
+        return self
+
+    def transform(self, features: Sequence[Features]) -> np.ndarray:
+        """(N, D) float32: standardised blocks, zeros where a block is missing."""
+        self._check_fitted()
+        out = np.zeros((len(features), self.dim), np.float32)
+        for block in self.blocks:
+            cols = self.block_slices_[block.name]
+            mean, scale = self.mean_[cols], self.scale_[cols]
+            for i, vector in enumerate(self._block_column(features, block)):
+                if vector is not None:
+                    out[i, cols] = (vector - mean) / scale
+        return out
+
+    def fit_transform(self, features: Sequence[Features]) -> np.ndarray:
+        return self.fit(features).transform(features)
+
+    def presence(self, features: Sequence[Features]) -> np.ndarray:
+        """(N, n_blocks) bool: True where the clip has the block (columns in block order)."""
+        out = np.zeros((len(features), len(self.blocks)), bool)
+        for j, block in enumerate(self.blocks):
+            out[:, j] = [v is not None for v in self._block_column(features, block)]
+        return out
+
+    def modality_vectors(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Split fused rows (N, D) into {modality: (N, d_m)}, the columns of that modality's blocks."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.dim:
+            raise ClipretError(f"fused vectors must have shape (N, {self.dim}), got {X.shape}")
+        by_modality: dict[str, list[np.ndarray]] = {}
+        for block in self.blocks:
+            by_modality.setdefault(block.modality, []).append(X[:, self.block_slices_[block.name]])
+        return {m: np.concatenate(parts, axis=1) for m, parts in by_modality.items()}
+
+    # ---- persistence ---------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """config.json (blocks, counts) + scaler.npz (mean, scale) in `directory`."""
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        blocks = [{"name": b.name, "modality": b.modality, "dim": int(b.dim),
+                   "columns": list(getattr(b, "columns", ()) or ())} for b in self.blocks]
+        save_npz_atomic(directory / "scaler.npz", mean=self.mean_, scale=self.scale_)
+        write_json_atomic(directory / "config.json", {"blocks": blocks, "n_present": self.n_present_})
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> FeatureFusion:
+        directory = Path(directory)
+        try:
+            config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+            with np.load(directory / "scaler.npz") as arrays:
+                mean, scale = arrays["mean"], arrays["scale"]
+        except (OSError, KeyError, ValueError) as exc:
+            raise ClipretError(
+                f"cannot load the feature fusion from {directory}: {exc}; rebuild the index") from exc
+        block_type = _block_type()
+        blocks = [block_type(b["name"], b["modality"], int(b["dim"]), tuple(b.get("columns", ())))
+                  for b in config["blocks"]]
+        fusion = cls(blocks)
+        if mean.shape != (fusion.dim,) or scale.shape != (fusion.dim,):
+            raise ClipretError(f"{directory}/scaler.npz does not match its config ({fusion.dim} columns)")
+        fusion.mean_, fusion.scale_ = mean, scale
+        fusion.n_present_ = {k: int(v) for k, v in config["n_present"].items()}
+        return fusion
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def _block_column(self, features: Sequence[Features], block) -> list[np.ndarray | None]:
+        """The block's vector of every clip, validated: (dim,) finite floats, or None."""
+        column = []
+        for i, clip in enumerate(features):
+            vector = clip.get(block.name)
+            if vector is not None:
+                vector = np.asarray(vector, dtype=np.float64)
+                if vector.shape != (block.dim,):
+                    raise ClipretError(
+                        f"clip {i}: block {block.name!r} has shape {vector.shape}, expected ({block.dim},); "
+                        "features from another profile? re-extract them with the index's profile")
+                if not np.all(np.isfinite(vector)):
+                    raise ClipretError(f"clip {i}: block {block.name!r} contains NaN or infinite values")
+            column.append(vector)
+        return column
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "mean_"):
+            raise ClipretError("the feature fusion is not fitted: call fit() or load() first")
+
+
+def _block_type():
+    """profiles.BlockSpec when available, so loaded blocks compare equal to a profile's own."""
+    try:
+        from clipret.profiles import BlockSpec
+    except ImportError:
+        return _Block
+    return BlockSpec

@@ -1,0 +1,127 @@
+"""A built index's artifacts, loaded: embed new clips exactly as the index's own clips were embedded.
+
+Artifacts of collection C live in ``<models_dir>/C/``: manifest.json, fusion/, autoencoder/, pca/,
+kmeans.npz (cluster centres), and the training-time vectors (embeddings.npz + payloads.json) that
+`indexer push` stores and `indexer evaluate` can fall back to.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from clipret.config import Settings
+from clipret.errors import ClipretError, IndexNotFound
+
+MANIFEST = "manifest.json"
+VECTOR_NAMES = ("fused", "raw", "pca")  # + one per modality of the profile
+
+
+def artifact_dir(settings: Settings, collection: str) -> Path:
+    return settings.models_dir / collection
+
+
+def resolve_collection(settings: Settings, collection: str | None = None, store=None) -> str:
+    """The concrete collection behind `collection` (an alias or a name; default settings.collection).
+
+    Pass an open ClipStore as `store` when the caller has one: the embedded store admits one client.
+    """
+    name = collection or settings.collection
+    if (artifact_dir(settings, name) / MANIFEST).is_file():
+        return name
+    if store is not None:
+        return store.resolve(name)
+    from clipret.store import ClipStore
+
+    with ClipStore(settings) as opened:
+        return opened.resolve(name)
+
+
+def read_manifest(settings: Settings, collection: str) -> dict[str, Any]:
+    path = artifact_dir(settings, collection) / MANIFEST
+    if not path.is_file():
+        raise IndexNotFound(f"No artifacts for collection '{collection}' in {path.parent}: rebuild the index "
+                            "with `python -m indexer build`.")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@dataclass
+class LoadedIndex:
+    """Everything needed to embed a query clip for one collection."""
+
+    collection: str
+    directory: Path
+    manifest: dict[str, Any]
+    profile: Any  # clipret.profiles.Profile
+    fusion: Any  # clipret.fusion.FeatureFusion
+    autoencoder: Any  # clipret.autoencoder.Autoencoder
+    pca: Any  # clipret.indexing.pca.PCAProjection
+    cluster_centers: np.ndarray | None  # (k, 256) KMeans centres in the fused space
+
+    @classmethod
+    def load(cls, settings: Settings, collection: str | None = None, store=None) -> LoadedIndex:
+        """Load the artifacts of `collection` (alias or name; default: what settings.collection serves)."""
+        from clipret.autoencoder import Autoencoder
+        from clipret.fusion import FeatureFusion
+        from clipret.indexing.pca import PCAProjection
+
+        name = resolve_collection(settings, collection, store)
+        directory = artifact_dir(settings, name)
+        manifest = read_manifest(settings, name)
+        profile = _matching_profile(manifest)
+        centers = None
+        if (directory / "kmeans.npz").is_file():
+            with np.load(directory / "kmeans.npz") as arrays:
+                centers = arrays["centers"]
+        return cls(name, directory, manifest, profile, FeatureFusion.load(directory / "fusion"),
+                   Autoencoder.load(directory / "autoencoder"), PCAProjection.load(directory / "pca"), centers)
+
+    @property
+    def vector_sizes(self) -> dict[str, int]:
+        return dict(self.manifest["vector_sizes"])
+
+    def embed(self, features: Sequence[dict[str, np.ndarray | None]]) -> dict[str, np.ndarray]:
+        """Features of N clips (block → (dim,) or None) → {vector name: (N, d) float32}."""
+        X = self.fusion.transform(list(features))  # (N, D)
+        vectors = {"fused": self.autoencoder.transform(X), "raw": X, "pca": self.pca.transform(X)}
+        vectors.update(self.fusion.modality_vectors(X))
+        return {name: np.asarray(v, dtype=np.float32) for name, v in vectors.items()}
+
+    def cluster(self, fused: np.ndarray) -> np.ndarray:
+        """(N, 256) → (N,) the nearest KMeans centre of each row (-1 when the index has none)."""
+        fused = np.atleast_2d(fused)
+        if self.cluster_centers is None:
+            return np.full(len(fused), -1)
+        d = ((fused[:, None, :] - self.cluster_centers[None, :, :]) ** 2).sum(axis=2)
+        return d.argmin(axis=1)
+
+    def extract_file(self, path: str | Path, lyrics: str = "", timeout_s: float | None = None):
+        """Decode and extract one media file with this index's profile → (features, duration_s)."""
+        from clipret.media import decode
+        from clipret.profiles import extract_clip
+
+        options = self.profile.decode_options
+        if timeout_s is not None:
+            options = replace(options, timeout_s=timeout_s)
+        decoded = decode(path, options)
+        features = extract_clip(decoded, lyrics, self.profile)
+        if all(v is None for v in features.values()):
+            raise ClipretError(f"{path}: no audio, video or lyrics could be extracted from this clip.")
+        return features, decoded.duration_s
+
+
+def _matching_profile(manifest: dict[str, Any]):
+    """The manifest's profile, checked block by block: a query must be embedded as the index was."""
+    from clipret.profiles import get_profile
+
+    profile = get_profile(manifest["profile"])
+    built = [(b["name"], int(b["dim"])) for b in manifest["blocks"]]
+    now = [(b.name, int(b.dim)) for b in profile.blocks]
+    if built != now:
+        raise ClipretError(f"The index was built with profile '{profile.name}' blocks {built}, but this "
+                           f"version's profile has {now}: rebuild the index (python -m indexer build).")
+    return profile

@@ -1,0 +1,71 @@
+"""Evaluate the serving index: leave-one-out by genre over the vectors stored in Qdrant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from clipret.config import Settings
+from clipret.errors import IndexNotFound
+from clipret.files import write_json_atomic
+from clipret.index import MANIFEST, artifact_dir, read_manifest
+
+SPACE_ORDER = ("fused", "raw", "pca", "audio", "video", "lyrics", "random")
+
+
+def serving_spaces(store, collection: str) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """(payloads, {vector name: (N, d)}) of every clip stored in `collection`, in clip-id order."""
+    hits = store.all_clips(collection, with_vectors=True)
+    if not hits:
+        raise IndexNotFound(f"The collection '{collection}' is empty: build the index again.")
+    names = [n for n in SPACE_ORDER if n in (hits[0].vectors or {})]
+    names += sorted(set(hits[0].vectors or {}) - set(names))
+    spaces = {n: np.stack([h.vectors[n] for h in hits]).astype(np.float32) for n in names}
+    return [h.payload for h in hits], spaces
+
+
+def evaluate_serving(store, settings: Settings, alias: str | None = None,
+                     exclude_same_artist: bool = False) -> dict[str, Any]:
+    """DESIGN.md's protocol over what the alias serves; the result is also stored in its manifest."""
+    from clipret.evaluation import evaluate_spaces
+
+    collection = store.resolve(alias or settings.collection)
+    payloads, spaces = serving_spaces(store, collection)
+    artists = [str(p.get("artist") or "") for p in payloads] if exclude_same_artist else None
+    result = evaluate_spaces(spaces, [str(p.get("genre", "")) for p in payloads], artists=artists,
+                             per_genre=True, exclude_same_artist=exclude_same_artist)
+    result["spaces"] = ordered(result["spaces"])
+    result["collection"] = collection
+    _store_in_manifest(settings, collection, result)
+    return result
+
+
+def headline(result: dict[str, Any], per_genre: bool = False) -> dict[str, Any]:
+    """The `evaluate --json` object: {"spaces": {...}, "n_clips": N} (+ "per_genre" on request)."""
+    out = {"spaces": ordered(result["spaces"]), "n_clips": int(result["n_clips"])}
+    if per_genre:
+        out["per_genre"] = {g: ordered(s) for g, s in result.get("per_genre", {}).items()}
+    return out
+
+
+def ordered(spaces: dict[str, Any]) -> dict[str, Any]:
+    names = [n for n in SPACE_ORDER if n in spaces] + sorted(set(spaces) - set(SPACE_ORDER))
+    return {n: spaces[n] for n in names}
+
+
+def format_table(spaces: dict[str, dict[str, float]]) -> str:
+    """A plain-text table: one row per space, one column per metric."""
+    metrics = ("p@5", "p@10", "ndcg@10", "map")
+    lines = [f"{'space':<8}" + "".join(f"{m:>9}" for m in metrics)]
+    for name, values in ordered(spaces).items():
+        lines.append(f"{name:<8}" + "".join(f"{values.get(m, float('nan')):>9.3f}" for m in metrics))
+    return "\n".join(lines)
+
+
+def _store_in_manifest(settings: Settings, collection: str, result: dict[str, Any]) -> None:
+    if not (artifact_dir(settings, collection) / MANIFEST).is_file():
+        return  # a collection built elsewhere (a shared server): nothing local to update
+    manifest = read_manifest(settings, collection)
+    manifest["evaluation"] = {k: v for k, v in result.items() if k != "collection"}
+    write_json_atomic(artifact_dir(settings, collection) / MANIFEST, manifest)

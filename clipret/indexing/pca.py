@@ -1,0 +1,64 @@
+"""The `pca` baseline space: PCA of the fused features, as a small saveable estimator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from clipret.errors import ClipretError
+from clipret.files import save_npz_atomic, write_json_atomic
+
+
+class PCAProjection:
+    """PCA(X) with up to `n_components` components, capped by the number of clips and columns."""
+
+    def __init__(self, n_components: int = 256, seed: int = 0):
+        self.n_components = n_components
+        self.seed = seed
+
+    def fit(self, X: np.ndarray) -> PCAProjection:
+        """X: (N, D) float. Sets mean_ (D,), components_ (k, D), explained_variance_ratio_ (k,)."""
+        from sklearn.decomposition import PCA
+
+        X = np.asarray(X, dtype=np.float64)
+        k = int(min(self.n_components, X.shape[0], X.shape[1]))
+        pca = PCA(n_components=k, svd_solver="full", random_state=self.seed).fit(X)
+        self.mean_ = pca.mean_.astype(np.float32)
+        self.components_ = pca.components_.astype(np.float32)
+        self.explained_variance_ratio_ = pca.explained_variance_ratio_.astype(np.float32)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """(N, D) → (N, k) float32."""
+        if not hasattr(self, "components_"):
+            raise ClipretError("the PCA is not fitted: call fit() or load() first")
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != self.mean_.shape[0]:
+            raise ClipretError(f"PCA expects (N, {self.mean_.shape[0]}) features, got {X.shape}")
+        return (X - self.mean_) @ self.components_.T
+
+    @property
+    def dim(self) -> int:
+        return int(self.components_.shape[0])
+
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        save_npz_atomic(directory / "pca.npz", mean=self.mean_, components=self.components_,
+                        explained_variance_ratio=self.explained_variance_ratio_)
+        write_json_atomic(directory / "config.json", {"n_components": self.n_components, "seed": self.seed})
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> PCAProjection:
+        directory = Path(directory)
+        try:
+            config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+            with np.load(directory / "pca.npz") as arrays:
+                pca = cls(int(config["n_components"]), int(config["seed"]))
+                pca.mean_, pca.components_ = arrays["mean"], arrays["components"]
+                pca.explained_variance_ratio_ = arrays["explained_variance_ratio"]
+        except (OSError, KeyError, ValueError) as exc:
+            raise ClipretError(f"cannot load the PCA from {directory}: {exc}; rebuild the index") from exc
+        return pca

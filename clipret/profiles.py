@@ -1,0 +1,91 @@
+"""Extractor profiles: which extractor fills each feature block, in which order, from which decode.
+
+`paper` is the seed's exact models (hub weights, internet needed once); `portable`, the default,
+runs anywhere with nothing but `pip install`. An index records its profile, and a query is always
+embedded with the profile that built the index it searches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from clipret.errors import ClipretError
+from clipret.media import DecodedClip, DecodeOptions
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One block of the fused feature vector."""
+
+    name: str  # "audio", "video", "dynamics", "lyrics" (unique within a profile)
+    modality: str  # "audio" | "video" | "lyrics" (dynamics is a "video" block)
+    dim: int
+    columns: tuple[str, ...]  # one name per value
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A fixed block layout and the decode that feeds its extractors."""
+
+    name: str  # "portable" | "paper"
+    blocks: tuple[BlockSpec, ...]  # fixed order = concatenation order
+    decode_options: DecodeOptions  # what decode() must produce for this profile's extractors
+
+    @property
+    def dim(self) -> int:
+        return sum(block.dim for block in self.blocks)
+
+
+# profile -> ((block name, extractor name), ...) in concatenation order
+_LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "portable": (("audio", "librosa_257"), ("video", "efficientnet_lite0"), ("dynamics", "dynamics"),
+                 ("lyrics", "minilm")),
+    "paper": (("audio", "librosa_257"), ("video", "slow_r50"), ("lyrics", "bert_cls")),
+}
+_DECODE_OPTIONS = {
+    # 16 evenly spaced single frames for the 2-D CNN; dense 8 fps thumbs for cuts and motion
+    "portable": DecodeOptions(n_segments=16, frames_per_segment=1, segment_stride=1, short_side=256,
+                              thumb_fps=8.0),
+    # slow_r50's 8x8 input: 4 evenly spaced clips of 8 frames, every 8th frame; no dynamics block
+    "paper": DecodeOptions(n_segments=4, frames_per_segment=8, segment_stride=8, short_side=256, thumb_fps=1.0),
+}
+
+
+def profile_names() -> list[str]:
+    return list(_LAYOUTS)
+
+
+def get_profile(name: str) -> Profile:
+    """The profile `name`; ClipretError naming the known ones otherwise."""
+    from clipret.features import EXTRACTORS
+
+    if name not in _LAYOUTS:
+        raise ClipretError(f"Unknown profile {name!r}; choose one of: {', '.join(_LAYOUTS)}.")
+    blocks = []
+    for block, extractor in _LAYOUTS[name]:
+        cls = EXTRACTORS[extractor]
+        blocks.append(BlockSpec(name=block, modality=cls.modality, dim=cls.dim, columns=tuple(cls.columns)))
+    return Profile(name=name, blocks=tuple(blocks), decode_options=_DECODE_OPTIONS[name])
+
+
+def extract_clip(decoded: DecodedClip, lyrics: str, profile: Profile | str,
+                 device: str = "cpu") -> dict[str, np.ndarray | None]:
+    """{block name: (dim,) float32, or None where the modality is missing} for one clip."""
+    return extract_clips([(decoded, lyrics)], profile, device)[0]
+
+
+def extract_clips(items: list[tuple[DecodedClip, str]], profile: Profile | str,
+                  device: str = "cpu") -> list[dict[str, np.ndarray | None]]:
+    """extract_clip for many clips, each neural extractor running batched forward passes over all of them."""
+    from clipret.features import get_extractor
+
+    profile = get_profile(profile) if isinstance(profile, str) else profile
+    results: list[dict[str, np.ndarray | None]] = [{} for _ in items]
+    for block, extractor_name in _LAYOUTS[profile.name]:
+        extractor = get_extractor(extractor_name, device)
+        inputs = [lyrics or "" for _, lyrics in items] if extractor.modality == "lyrics" else [d for d, _ in items]
+        for result, vector in zip(results, extractor.extract_batch(inputs), strict=True):
+            result[block] = vector
+    return results

@@ -1,0 +1,261 @@
+"""Similar-clip search: a query clip (from the collection, a file or a YouTube URL) → ranked results.
+
+A collection clip is looked up, never extracted again; a file or URL goes decode → extract → embed
+with the models of the index it searches. Each result carries its cosine per modality, so the app
+can show why it matched.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clipret.config import Settings
+from clipret.errors import ClipretError
+from clipret.share import MODALITIES, SPACES
+
+Step = Callable[[str], None]  # reports a step of a slow query ("Downloading …") to whoever shows progress
+_EPS = 1e-8
+
+
+class ClipNotFound(ClipretError):
+    """The clip id asked for is not in the index (a stale or hand-edited link)."""
+
+
+@dataclass
+class QueryClip:
+    """A clip embedded in every named vector of the index, ready to search with."""
+
+    vectors: dict[str, np.ndarray]  # vector name ("fused", "raw", "pca", "audio", …) → (d,)
+    title: str
+    source: str  # "collection" | "file" | "url"
+    clip_id: str = ""  # set when the clip is in the collection: it is left out of its own results
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def genre(self) -> str:
+        return str(self.payload.get("genre", ""))
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The per-modality vector names this query has (present or not): audio, video, lyrics first."""
+        names = [n for n in self.vectors if n not in SPACES]
+        return tuple(sorted(names, key=lambda n: (MODALITIES.index(n) if n in MODALITIES else len(MODALITIES), n)))
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One similar clip: its score in the searched space and its cosine per modality."""
+
+    clip_id: str
+    title: str
+    genre: str
+    score: float  # cosine in the searched space, or the weighted modality combination
+    modality_scores: dict[str, float | None]  # modality → cosine; None where the query or clip lacks it
+    payload: dict[str, Any]
+
+
+# -- the scoring math (pure numpy) --------------------------------------------------------------
+def cosine_to_many(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """(d,), (n, d) → (n,) cosine similarities; NaN for a zero vector (a missing modality)."""
+    query = np.asarray(query, dtype=np.float64).ravel()
+    candidates = np.atleast_2d(np.asarray(candidates, dtype=np.float64))
+    if candidates.shape[1] != query.shape[0]:
+        raise ValueError(f"query has {query.shape[0]} dims but candidates have {candidates.shape[1]}")
+    norms = np.linalg.norm(candidates, axis=1) * np.linalg.norm(query)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sims = candidates @ query / norms
+    return np.where(norms > _EPS, sims, np.nan)
+
+
+def modality_cosines(query: Mapping[str, np.ndarray], candidates: Mapping[str, np.ndarray],
+                     modalities: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per modality, the cosine of each candidate (n, d_m) to the query (d_m,): {m: (n,)}, NaN = missing."""
+    return {m: cosine_to_many(query[m], candidates[m]) for m in modalities}
+
+
+def combine_modalities(cosines: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
+    """score = Σ_m w_m·cos_m / Σ_m w_m over the modalities the query has, a candidate's missing
+    modality counting as cosine 0 (its standardised mean pulls nowhere). Dividing by Σ w keeps the
+    score a cosine-like number in [-1, 1] and does not change the ranking."""
+    n = len(next(iter(cosines.values()))) if cosines else 0
+    total, weight_sum = np.zeros(n), 0.0
+    for m, w in weights.items():
+        sims = cosines.get(m)
+        if w <= 0 or sims is None or np.all(np.isnan(sims)):  # weight off, or the query lacks m
+            continue
+        total += w * np.nan_to_num(sims, nan=0.0)
+        weight_sum += w
+    if weight_sum == 0:
+        raise ClipretError("Every weighted modality is missing from the query clip (or all weights are 0): "
+                           "give weight to a modality it has, or search one space instead.")
+    return total / weight_sum
+
+
+def rank(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best scores, best first; ties keep the input order."""
+    return np.argsort(-np.asarray(scores), kind="stable")[:k]
+
+
+# -- the engine ------------------------------------------------------------------------------------
+class SearchEngine:
+    """Searches one serving collection; the models that embed new clips load on the first file/URL."""
+
+    def __init__(self, settings: Settings, store=None, collection: str | None = None):
+        from clipret.store import ClipStore
+
+        self.settings = settings
+        self.store = store if store is not None else ClipStore(settings)
+        self.collection = collection or self.store.resolve(settings.collection)  # IndexNotFound when none
+        self._index = None
+        self._manifest: dict[str, Any] | None = None
+
+    @property
+    def index(self):
+        """The LoadedIndex (profile, fusion, autoencoder, PCA) of this collection, loaded once."""
+        if self._index is None:
+            from clipret.index import LoadedIndex
+
+            self._index = LoadedIndex.load(self.settings, self.collection, store=self.store)
+        return self._index
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The collection's manifest.json (profile, counts, evaluation), without loading any model."""
+        if self._manifest is None:
+            from clipret.index import read_manifest
+
+            self._manifest = read_manifest(self.settings, self.collection)
+        return self._manifest
+
+    # -- queries ---------------------------------------------------------------------------------
+    def query_from_clip(self, clip_id: str) -> QueryClip:
+        hit = self.store.get_clip(self.collection, clip_id, with_vectors=True)
+        if hit is None:
+            raise ClipNotFound(f"No clip '{clip_id}' in the index '{self.settings.collection}': "
+                               "pick one from the list (the link may come from an older index).")
+        return _query_from_hit(hit)
+
+    def query_from_file(self, path: str | Path, lyrics: str = "", title: str = "",
+                        on_step: Step | None = None, source: str = "file") -> QueryClip:
+        """Decode → extract (the index's profile) → embed; MediaError for an unreadable file."""
+        step = on_step or (lambda _: None)
+        step("Loading the index's models")
+        index = self.index
+        step(f"Decoding and extracting features ({index.profile.name} profile)")
+        features, _ = index.extract_file(path, lyrics)
+        step("Embedding into the index's spaces")
+        vectors = {name: np.asarray(v[0], dtype=np.float32) for name, v in index.embed([features]).items()}
+        return QueryClip(vectors=vectors, title=title or Path(path).name, source=source)
+
+    def query_from_url(self, url: str, on_step: Step | None = None) -> QueryClip:
+        """A YouTube URL: looked up when its video is in the collection, else downloaded and embedded."""
+        from clipret.urls import validate_youtube_url, youtube_id
+
+        step = on_step or (lambda _: None)
+        step("Checking the URL")
+        url = validate_youtube_url(url)  # UnsupportedURL before anything is fetched
+        video_id = youtube_id(url)
+        if video_id:
+            hit = self.store.find_by_youtube_id(self.collection, video_id, with_vectors=True)
+            if hit is not None:
+                step("Already in the collection: using its stored vectors")
+                return _query_from_hit(hit)
+        from clipret.download import download_video
+
+        with tempfile.TemporaryDirectory(prefix="clipret-query-") as tmp:
+            step("Downloading the video")
+            video = download_video(url, tmp)
+            info = video.info
+            query = self.query_from_file(video.path, lyrics=video.lyrics, title=info.get("title") or url,
+                                         on_step=step, source="url")
+        query.payload = {"source_url": url, "youtube_id": video_id or "", "title": query.title,
+                         "thumbnail_url": info.get("thumbnail") or ""}
+        return query
+
+    # -- searching -------------------------------------------------------------------------------
+    def search(self, query: QueryClip, k: int = 10, genres: Sequence[str] | None = None,
+               space: str = "fused", weights: Mapping[str, float] | None = None) -> list[SearchResult]:
+        """The k clips most similar to `query`: by cosine in `space`, or — with `weights` — by the
+        weighted per-modality cosine over the candidates each weighted modality's vector finds."""
+        exclude = (query.clip_id,) if query.clip_id else ()
+        genres = list(genres) if genres else None
+        modalities = query.modalities
+        if weights and any(w > 0 for w in weights.values()):
+            return self._search_weighted(query, k, genres, exclude, dict(weights))
+        if space not in SPACES:
+            raise ClipretError(f"Unknown space '{space}': choose one of {', '.join(SPACES)}.")
+        hits = self.store.search(self.collection, space, query.vectors[space], k, genres=genres,
+                                 exclude_clip_ids=exclude, with_vectors=list(modalities))
+        cosines = _hit_cosines(query, hits, modalities)
+        return [_result(h, h.score, {m: cosines[m][i] for m in modalities}) for i, h in enumerate(hits)]
+
+    def _search_weighted(self, query: QueryClip, k: int, genres, exclude, weights) -> list[SearchResult]:
+        modalities = query.modalities
+        unknown = sorted(set(weights) - set(modalities))
+        if unknown:
+            raise ClipretError(f"This index has no modality {', '.join(unknown)}: "
+                               f"weights apply to {', '.join(modalities)}.")
+        n_candidates = max(4 * k, 40)  # enough that the weighted top-k is, in practice, the exact one
+        candidates: dict[str, Any] = {}
+        for m, w in weights.items():
+            if w > 0 and _present(query.vectors[m]):
+                for h in self.store.search(self.collection, m, query.vectors[m], n_candidates, genres=genres,
+                                           exclude_clip_ids=exclude, with_vectors=list(modalities)):
+                    candidates.setdefault(h.clip_id, h)
+        hits = list(candidates.values())
+        if not hits:
+            return []
+        cosines = _hit_cosines(query, hits, modalities)
+        scores = combine_modalities(cosines, weights)
+        return [_result(hits[i], float(scores[i]), {m: cosines[m][i] for m in modalities})
+                for i in rank(scores, k)]
+
+    def search_by_clip(self, clip_id: str, k: int = 10, genres=None, space: str = "fused",
+                       weights=None) -> list[SearchResult]:
+        return self.search(self.query_from_clip(clip_id), k, genres, space, weights)
+
+    def search_by_file(self, path, k: int = 10, genres=None, space: str = "fused", weights=None,
+                       lyrics: str = "", on_step: Step | None = None) -> list[SearchResult]:
+        return self.search(self.query_from_file(path, lyrics, on_step=on_step), k, genres, space, weights)
+
+    def search_by_url(self, url: str, k: int = 10, genres=None, space: str = "fused", weights=None,
+                      on_step: Step | None = None) -> list[SearchResult]:
+        return self.search(self.query_from_url(url, on_step=on_step), k, genres, space, weights)
+
+    # -- what the pages list ---------------------------------------------------------------------
+    def clips(self) -> list[dict[str, Any]]:
+        """Every clip's payload, in clip-id order."""
+        return self.store.all_payloads(self.collection)
+
+
+def _present(vector: np.ndarray) -> bool:
+    return bool(np.linalg.norm(vector) > _EPS)
+
+
+def _query_from_hit(hit) -> QueryClip:
+    return QueryClip(vectors=dict(hit.vectors or {}), title=str(hit.payload.get("title", hit.clip_id)),
+                     source="collection", clip_id=hit.clip_id, payload=dict(hit.payload))
+
+
+def _hit_cosines(query: QueryClip, hits, modalities) -> dict[str, np.ndarray]:
+    """{m: (n,)} cosine of each hit's modality vector to the query's (NaN where either lacks m)."""
+    stacked = {m: np.stack([_vector(h, m, query.vectors[m].shape[0]) for h in hits]) for m in modalities}
+    return modality_cosines(query.vectors, stacked, modalities)
+
+
+def _vector(hit, name: str, dim: int) -> np.ndarray:
+    vectors = hit.vectors or {}
+    return np.asarray(vectors[name], dtype=np.float32) if name in vectors else np.zeros(dim, np.float32)
+
+
+def _result(hit, score: float, cosines: Mapping[str, float]) -> SearchResult:
+    breakdown = {m: (None if np.isnan(c) else float(c)) for m, c in cosines.items()}
+    return SearchResult(clip_id=hit.clip_id, title=str(hit.payload.get("title", hit.clip_id)),
+                        genre=str(hit.payload.get("genre", "")), score=float(score),
+                        modality_scores=breakdown, payload=dict(hit.payload))

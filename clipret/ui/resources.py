@@ -1,0 +1,73 @@
+"""Resources shared by every session (settings, store, search engine) and the pages' guard messages."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import streamlit as st
+
+from clipret.config import Settings
+from clipret.errors import IndexNotFound, StoreUnavailable
+from clipret.search import SearchEngine
+
+BUILD_COMMAND = "python -m indexer build --from demo"
+APP_LOCK_TIMEOUT_S = 5.0  # a page waits this long for an embedded store another process holds
+
+
+def settings() -> Settings:
+    """Read on every run (cheap), so a changed environment is seen without a restart."""
+    return Settings.from_env()
+
+
+def store_settings(s: Settings) -> Settings:
+    """Only what the store reads, so one embedded folder gets one client whatever else differs."""
+    return Settings(data_dir=s.data_dir, qdrant_url=s.qdrant_url, qdrant_api_key=s.qdrant_api_key)
+
+
+@st.cache_resource(show_spinner=False)
+def _store(settings: Settings):
+    from clipret.store import ClipStore
+
+    return ClipStore(settings, lock_timeout_s=APP_LOCK_TIMEOUT_S)
+
+
+def shared_store(s: Settings):
+    """The process's one ClipStore for these settings' store."""
+    return _store(store_settings(s))
+
+
+@st.cache_resource(show_spinner="Opening the index…")
+def _engine(settings: Settings, collection: str) -> SearchEngine:
+    # One engine per built collection: after an alias swap the next run gets the new one.
+    return SearchEngine(settings, store=shared_store(settings), collection=collection)
+
+
+def engine_or_stop() -> SearchEngine:
+    """The engine of the serving index; otherwise say how to build one (or why the store is out of
+    reach, in one sentence) and stop the page."""
+    s = settings()
+    try:
+        store = shared_store(s)
+        engine = _engine(replace(s, public_url=None), store.resolve(s.collection))
+        engine.manifest  # noqa: B018 - a collection without artifacts is no index either
+        return engine
+    except IndexNotFound:
+        no_index_message(s)
+    except StoreUnavailable as exc:
+        st.error(str(exc))
+    st.stop()
+
+
+def no_index_message(s: Settings) -> None:
+    st.info(f"There is no index to show yet (data folder: `{s.data_dir}`). Build the demo index — "
+            "synthetic clips of the nine genres, a few minutes on a CPU — then reload this page:")
+    st.code(BUILD_COMMAND, language="bash")
+    st.caption("`make run` does the same before starting the app; `python -m indexer --help` lists "
+               "the other sources (a folder of videos, YouTube playlists).")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def clip_payloads(_engine: SearchEngine, collection: str) -> list[dict[str, Any]]:
+    """Every clip's payload of `collection` (the argument keys the cache), in clip-id order."""
+    return _engine.clips()

@@ -1,0 +1,156 @@
+"""The search page's widgets and steps; each returns plain values for the page to pass on."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from clipret.errors import ClipretError, DownloadError, MediaError, ModelUnavailable, UnsupportedURL
+from clipret.search import ClipNotFound, QueryClip, SearchEngine
+from clipret.share import K_MAX, K_MIN, SPACES, SearchState
+
+PREFIX = "search"
+SOURCES = ("Collection clip", "YouTube URL", "Upload a file")
+MODES = ("One space", "Modality weights")
+UPLOAD_TYPES = ["mp4", "webm", "mkv", "mov", "avi", "m4v", "mp3", "m4a", "wav", "ogg", "flac"]
+SPACE_HELP = ("fused: the autoencoder's 256-d latent space (the paper's method); raw: all standardised "
+              "features concatenated; pca: a 256-d PCA of raw (the baselines).")
+FAILURES = [  # the first matching class names the failure; the exception's text says what to do
+    (UnsupportedURL, "Not a YouTube video URL"),
+    (DownloadError, "The video could not be downloaded"),
+    (MediaError, "The file could not be read"),
+    (ModelUnavailable, "The models could not be loaded"),
+    (ClipNotFound, "That clip is not in this index"),
+    (ClipretError, "The search failed"),
+]
+_CACHED_QUERIES = 64
+
+
+def widget_values(state: SearchState, clip_ids: Sequence[str], genres: Sequence[str],
+                  modalities: Sequence[str]) -> dict[str, Any]:
+    """What the widgets show for `state` (values the widgets cannot take are left out)."""
+    values: dict[str, Any] = {
+        "clip": state.clip if state.clip in clip_ids else None, "url": state.url, "k": state.k,
+        "genres": [g for g in state.genres if g in genres], "space": state.space,
+        "mode": MODES[1] if state.weights else MODES[0]}
+    for m in modalities:
+        values[f"w_{m}"] = float(state.weights_dict.get(m, 0.0)) if state.weights else 1.0
+    if state.url or state.clip:
+        values["source"] = SOURCES[1] if state.url else SOURCES[0]
+    return values
+
+
+def ranking_controls(genres: Sequence[str], modalities: Sequence[str]) -> dict[str, Any]:
+    """Sidebar: k, genre filter, and one space or per-modality weights → SearchState fields."""
+    with st.sidebar:
+        st.header("Results")
+        k = st.slider("How many results (k)", K_MIN, K_MAX, key=f"{PREFIX}.k")
+        chosen = st.multiselect("Only these genres", genres, key=f"{PREFIX}.genres",
+                                placeholder="All genres")
+        mode = st.radio("Rank by", MODES, key=f"{PREFIX}.mode", horizontal=True)
+        space, weights = SearchState.space, ()
+        if mode == MODES[0]:
+            space = st.radio("Space", SPACES, key=f"{PREFIX}.space", horizontal=True, help=SPACE_HELP)
+        else:
+            st.caption("score = Σ w · cosine per modality (weights normalised to sum 1)")
+            weights = tuple((m, float(st.slider(m, 0.0, 1.0, step=0.05, key=f"{PREFIX}.w_{m}")))
+                            for m in modalities)
+            if not any(w for _, w in weights):
+                st.warning("Give at least one modality some weight; until then the fused space ranks.")
+                weights = ()
+        show_players = st.toggle("Show players", value=True, key=f"{PREFIX}.players")
+    return {"k": int(k), "genres": tuple(chosen), "space": space, "weights": weights,
+            "show_players": show_players}
+
+
+def query_input(labels: dict[str, str]) -> tuple[str, Any]:
+    """The query: ("clip", id | None), ("url", text) or ("upload", UploadedFile | None)."""
+    source = st.radio("Query by", SOURCES, key=f"{PREFIX}.source", horizontal=True)
+    if source == SOURCES[0]:
+        clip = st.selectbox("A clip of the collection", list(labels), format_func=lambda c: labels.get(c, c),
+                            index=None, key=f"{PREFIX}.clip", placeholder="Type to search the titles…")
+        return "clip", clip
+    if source == SOURCES[1]:
+        url = st.text_input("A YouTube video URL", key=f"{PREFIX}.url",
+                            placeholder="https://www.youtube.com/watch?v=…")
+        return "url", url.strip()
+    upload = st.file_uploader("A video (or audio) file", type=UPLOAD_TYPES, key=f"{PREFIX}.upload")
+    st.caption("An uploaded file cannot travel in a link: the share link keeps k, genres and the ranking.")
+    return "upload", upload
+
+
+def failure_label(exc: ClipretError) -> str:
+    return next(label for cls, label in FAILURES if isinstance(exc, cls))
+
+
+def show_failure(exc: ClipretError) -> None:
+    st.error(f"**{failure_label(exc)}.** {exc}")
+
+
+@st.cache_resource(show_spinner=False)
+def _query_cache() -> dict[tuple[str, str], QueryClip]:
+    """Embedded URL and upload queries, shared by sessions: a shared link does not download again."""
+    return {}
+
+
+def query_with_status(key: tuple[str, str], label: str, make: Callable[[Callable[[str], None]], QueryClip]
+                      ) -> QueryClip | None:
+    """Run a slow query (download → decode → extract → embed) with its steps shown; None on failure."""
+    cache = _query_cache()
+    if key in cache:
+        return cache[key]
+    with st.status(label, expanded=True) as status:
+        try:
+            query = make(status.write)
+        except ClipretError as exc:
+            status.update(label=failure_label(exc), state="error", expanded=False)
+            show_failure(exc)
+            return None
+        status.update(label=f"Embedded “{query.title}”", state="complete", expanded=False)
+    if len(cache) >= _CACHED_QUERIES:
+        cache.pop(next(iter(cache)))
+    cache[key] = query
+    return query
+
+
+def resolve_query(engine: SearchEngine, kind: str, value: Any) -> QueryClip | None:
+    """The QueryClip for the page's input, or None (nothing chosen yet, or a failure already shown)."""
+    if not value:
+        return None
+    if kind == "clip":
+        try:
+            return engine.query_from_clip(value)
+        except ClipretError as exc:
+            show_failure(exc)
+            return None
+    if kind == "url":
+        return query_with_status((engine.collection, value), "Fetching the video…",
+                                 lambda step: engine.query_from_url(value, on_step=step))
+    data = value.getvalue()
+    key = (engine.collection, hashlib.sha256(data).hexdigest())
+    return query_with_status(key, f"Reading {value.name}…", lambda step: _embed_upload(engine, value.name,
+                                                                                       data, step))
+
+
+def _embed_upload(engine: SearchEngine, name: str, data: bytes, step) -> QueryClip:
+    with tempfile.TemporaryDirectory(prefix="clipret-upload-") as tmp:
+        path = Path(tmp) / ("upload" + Path(name).suffix.lower())
+        path.write_bytes(data)
+        return engine.query_from_file(path, title=name, on_step=step, source="file")
+
+
+def query_summary(query: QueryClip, show_player: bool) -> None:
+    from clipret.ui.cards import clip_media
+
+    left, right = st.columns([1, 2])
+    with left:
+        clip_media(query.payload, show_player)
+    with right:
+        where = {"collection": "from the collection", "file": "uploaded file", "url": "from YouTube"}
+        st.markdown(f"**Query:** {query.title}")
+        st.caption(" · ".join(x for x in (query.genre, where.get(query.source, "")) if x))

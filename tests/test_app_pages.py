@@ -1,0 +1,93 @@
+"""The latent-map, baselines and index pages (AppTest), and every page without an index."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from _app_index import PAGES, open_page, texts, tiny_index, use_data_dir
+
+from clipret.config import Settings
+from clipret.share import SPACES
+from clipret.ui.resources import BUILD_COMMAND, shared_store
+
+
+@pytest.fixture(scope="session")
+def index_dir():
+    return tiny_index()
+
+
+@pytest.fixture
+def payloads(index_dir, monkeypatch):
+    use_data_dir(monkeypatch, index_dir)
+    settings = Settings.from_env()
+    return shared_store(settings).all_payloads(settings.collection)
+
+
+def map_points(at) -> list[str]:
+    """The clip ids drawn on the latent map (each point carries its clip id as customdata)."""
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return [c[0] for trace in spec["data"] for c in trace.get("customdata", [])]
+
+
+def test_the_map_draws_one_point_per_clip(payloads):
+    at = open_page("pages/2_Latent_map.py", {"map": "pca"})
+    assert not at.exception
+    assert sorted(map_points(at)) == sorted(p["clip_id"] for p in payloads)
+    assert at.selectbox(key="map.map").value == "pca"
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t["name"] for t in spec["data"]} == {p["genre"] for p in payloads}  # one trace per genre
+
+
+def test_the_map_filters_genres_and_colours_by_cluster(payloads):
+    at = open_page("pages/2_Latent_map.py", {"map": "tsne", "color": "cluster", "genres": "metal,soul"})
+    assert not at.exception
+    expected = sorted(p["clip_id"] for p in payloads if p["genre"] in ("metal", "soul"))
+    assert sorted(map_points(at)) == expected
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    clusters = {str(p["cluster"]) for p in payloads if p["genre"] in ("metal", "soul")}
+    assert {t["name"] for t in spec["data"]} == clusters
+    assert dict(at.query_params) == {"map": "tsne", "color": "cluster", "genres": "metal,soul"}
+
+
+def test_the_map_shows_the_elbow_and_clusters(payloads):
+    at = open_page("pages/2_Latent_map.py")
+    elbow = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert elbow["layout"]["title"]["text"].startswith("KMeans elbow")
+    n_clusters = len({p["cluster"] for p in payloads})
+    assert sum(t.startswith("**Cluster ") for t in texts(at.markdown)) == n_clusters
+
+
+def test_baselines_show_three_lists_and_the_evaluation(payloads):
+    query = payloads[0]
+    at = open_page("pages/3_Baselines.py", {"clip": query["clip_id"], "k": "4"})
+    assert not at.exception
+    assert texts(at.subheader)[:3] == list(SPACES)
+    lists = [df.value for df in at.dataframe[:3]]  # one per space, in SPACES order
+    assert [len(df) for df in lists] == [4, 4, 4]
+    for df in lists:
+        assert query["title"] not in set(df["title"])
+        same = df["genre"] == query["genre"]
+        assert (df.loc[same, "same genre"] == "✅").all() and (df.loc[~same, "same genre"] == "—").all()
+    table = at.dataframe[3].value
+    assert {"fused", "raw", "pca", "random"} <= set(table.index)
+    assert list(table.columns) == ["p@5", "p@10", "ndcg@10", "map"]
+
+
+def test_index_page_says_what_is_indexed(payloads):
+    at = open_page("pages/4_Index.py")
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Clips"] == str(len(payloads))
+    assert metrics["Profile"] == "portable"
+    assert metrics["Genres"] == str(len({p["genre"] for p in payloads}))
+    assert "P@10 (fused)" in metrics
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_without_an_index_says_how_to_build_one(page, tmp_path, monkeypatch):
+    use_data_dir(monkeypatch, tmp_path)
+    at = open_page(None if page == PAGES[0] else page)
+    assert not at.exception
+    assert any("no index" in t for t in texts(at.info))
+    assert BUILD_COMMAND in [c.value for c in at.code]

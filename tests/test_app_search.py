@@ -1,0 +1,135 @@
+"""The search page (AppTest) against the tiny index: links reproduce searches, filters hold, errors are clear."""
+
+from __future__ import annotations
+
+import pytest
+from _app_index import open_page, texts, tiny_index, use_data_dir
+
+from clipret.config import Settings
+from clipret.errors import UnsupportedURL
+from clipret.search import SearchEngine
+from clipret.ui.resources import shared_store
+from clipret.urls import validate_youtube_url
+
+
+@pytest.fixture(scope="session")
+def index_dir():
+    return tiny_index()
+
+
+@pytest.fixture
+def app_env(index_dir, monkeypatch):
+    use_data_dir(monkeypatch, index_dir)
+    return index_dir
+
+
+@pytest.fixture
+def engine(app_env):
+    """The engine the app itself uses (the embedded store admits one client per process)."""
+    settings = Settings.from_env()
+    return SearchEngine(settings, store=shared_store(settings))
+
+
+def result_titles(at) -> list[str]:
+    """Titles of the result cards, in rank order ("**3. Title**")."""
+    return [t.split(". ", 1)[1].rstrip("*") for t in texts(at.markdown) if t.startswith("**") and ". " in t
+            and t[2].isdigit()]
+
+
+def first_clip(engine, genre: str) -> dict:
+    return next(p for p in engine.clips() if p["genre"] == genre)
+
+
+def test_a_link_reproduces_the_search(engine):
+    query = first_clip(engine, "metal")
+    params = {"clip": query["clip_id"], "k": "4", "space": "raw"}
+    at = open_page(params=params)
+    assert not at.exception
+    expected = [r.title for r in engine.search_by_clip(query["clip_id"], k=4, space="raw")]
+    assert result_titles(at) == expected
+    assert len(expected) == 4
+    assert at.query_params == params  # the page keeps the state it was given
+    assert at.selectbox(key="search.clip").value == query["clip_id"]
+    assert at.radio(key="search.space").value == "raw"
+
+
+def test_k_results_honour_the_genre_filter(engine):
+    query = first_clip(engine, "punk")
+    at = open_page()
+    at.selectbox(key="search.clip").select(query["clip_id"])
+    at.slider(key="search.k").set_value(3)
+    at.multiselect(key="search.genres").select("punk").select("metal")
+    at.run()
+    assert not at.exception
+    titles = result_titles(at)
+    by_title = {p["title"]: p["genre"] for p in engine.clips()}
+    assert len(titles) == 3 and {by_title[t] for t in titles} <= {"punk", "metal"}
+    assert query["title"] not in titles  # the query is not its own result
+    # the URL now holds the whole state, so the address bar is the share link
+    assert at.query_params["clip"] == query["clip_id"]
+    assert at.query_params["k"] == "3" and at.query_params["genres"] == "punk,metal"
+
+
+def test_modality_weights_from_the_link(engine):
+    query = first_clip(engine, "soul")
+    at = open_page(params={"clip": query["clip_id"], "k": "5", "weights": "audio:1,video:0,lyrics:0"})
+    assert not at.exception
+    expected = engine.search_by_clip(query["clip_id"], k=5, weights={"audio": 1.0, "video": 0.0, "lyrics": 0.0})
+    assert result_titles(at) == [r.title for r in expected]
+    assert at.radio(key="search.mode").value == "Modality weights"
+    assert at.slider(key="search.w_audio").value == 1.0
+    assert "Top 5 by weighted modalities" in texts(at.subheader)
+
+
+def test_every_result_shows_its_modality_breakdown(engine):
+    query = first_clip(engine, "country")
+    at = open_page(params={"clip": query["clip_id"], "k": "2"})
+    bars = [p.text for p in at.get("progress")]
+    modalities = ("audio", "video", "lyrics")
+    assert len(bars) == 2 * len(modalities)
+    assert [b.split(":")[0] for b in bars[:3]] == list(modalities)
+
+
+def test_a_non_youtube_url_says_what_is_wrong(app_env):
+    bad = "https://vimeo.com/76979871"
+    with pytest.raises(UnsupportedURL) as expected:
+        validate_youtube_url(bad)
+    at = open_page(params={"url": bad})
+    assert not at.exception
+    assert at.radio(key="search.source").value == "YouTube URL"
+    errors = texts(at.error)
+    assert len(errors) == 1 and str(expected.value) in errors[0]
+    assert "Not a YouTube video URL" in errors[0]
+
+
+def test_a_stale_clip_link_is_one_clear_error(app_env):
+    at = open_page(params={"clip": "no-such-clip"})
+    assert not at.exception
+    assert any("not in this index" in e for e in texts(at.error))
+
+
+def test_share_link_uses_the_public_url(engine, monkeypatch):
+    monkeypatch.setenv("CLIPRET_PUBLIC_URL", "https://clipret.example.org")
+    query = first_clip(engine, "blues-jazz")
+    at = open_page(params={"clip": query["clip_id"], "k": "3"})
+    codes = [c.value for c in at.code]
+    assert f"https://clipret.example.org/?clip={query['clip_id']}&k=3" in codes
+
+
+@pytest.mark.slow
+def test_an_uploaded_copy_of_a_clip_finds_that_clip_first(engine):
+    """Upload → decode → extract → embed with the index's models: a collection clip's own file
+    (one without lyrics, so nothing is lost) must come back as the top hit, at cosine ≈ 1."""
+    clip = next(p for p in engine.clips() if not p["has_lyrics"])
+    data = open(clip["media_path"], "rb").read()
+    at = open_page(params={"k": "3"})
+    at.radio(key="search.source").set_value("Upload a file").run()
+    at.file_uploader(key="search.upload").upload("query.mp4", data, "video/mp4")
+    at.run(timeout=300)
+    assert not at.exception and not at.error
+    assert [s.proto.label for s in at.get("expandable") if s.proto.HasField("label")] or True
+    titles = result_titles(at)
+    assert len(titles) == 3 and titles[0] == clip["title"]
+    top = at.caption[[c.value for c in at.caption].index(next(c.value for c in at.caption
+                                                              if "score" in c.value))].value
+    assert float(top.rsplit("score ", 1)[1]) == pytest.approx(1.0, abs=1e-3)

@@ -1,0 +1,115 @@
+"""Autoencoder: the paper's exact layers, training that learns, seeded determinism, save/load, dropout."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from clipret.autoencoder import Autoencoder, build_network
+from clipret.errors import ClipretError
+
+
+def tiny_data(n=40, d=12, seed=0):
+    rng = np.random.default_rng(seed)
+    basis = rng.normal(size=(3, d))
+    return (rng.normal(size=(n, 3)) @ basis).astype(np.float32)  # rank-3 data: easy to compress
+
+
+def small(d=12, **kw):
+    return Autoencoder(d, latent_dim=4, hidden=(16, 8), **kw)
+
+
+def test_paper_architecture_layer_by_layer():
+    from torch import nn
+
+    net = build_network(1425)
+    linears = [(name, m.in_features, m.out_features)
+               for name, m in net.named_modules() if isinstance(m, nn.Linear)]
+    assert linears == [
+        ("encoder.encoder0", 1425, 1024), ("encoder.encoder1", 1024, 1024), ("encoder.encoder2", 1024, 768),
+        ("encoder.encoder22", 768, 512), ("encoder.encoder3", 512, 256),
+        ("decoder.decoder0", 256, 512), ("decoder.decoder11", 512, 768), ("decoder.decoder1", 768, 1024),
+        ("decoder.decoder2", 1024, 1024), ("decoder.decoder3", 1024, 1425)]
+    kinds = [type(m).__name__ for part in (net.encoder, net.decoder) for m in part]
+    # Tanh after every Linear but the last decoder one (Listing 1)
+    assert kinds == ["Linear", "Tanh"] * 9 + ["Linear"]
+    assert all(m.bias is not None for m in net.modules() if isinstance(m, nn.Linear))
+
+
+def test_defaults_are_table_1():
+    model = Autoencoder(1425)
+    assert (model.latent_dim, model.hidden, model.epochs, model.batch_size, model.lr) == \
+        (256, (1024, 1024, 768, 512), 600, 32, 1e-4)
+
+
+def test_loss_decreases_and_latent_is_tanh_bounded():
+    X = tiny_data()
+    model = small(epochs=60, lr=1e-2, batch_size=8).fit(X)
+    assert len(model.loss_history_) == 60
+    assert model.loss_history_[-1] < 0.5 * model.loss_history_[0]
+    Z = model.transform(X * 100)  # saturating inputs still land in [-1, 1]
+    assert Z.shape == (40, 4) and Z.dtype == np.float32
+    assert np.all(np.abs(Z) <= 1.0)
+
+
+def test_same_seed_same_weights_other_seed_differs():
+    import torch
+
+    X = tiny_data()
+    state_before = torch.random.get_rng_state()
+    a, b = small(epochs=3, seed=7).fit(X), small(epochs=3, seed=7).fit(X)
+    assert torch.equal(torch.random.get_rng_state(), state_before)  # the caller's RNG is left alone
+    for (name, wa), wb in zip(a.network_.state_dict().items(), b.network_.state_dict().values(), strict=True):
+        assert torch.equal(wa, wb), name
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    assert a.loss_history_ == b.loss_history_
+    assert not np.array_equal(small(epochs=3, seed=8).fit(X).transform(X), a.transform(X))
+
+
+def test_save_load_identical_transform(tmp_path):
+    X = tiny_data()
+    model = small(epochs=2, modality_dropout=0.5, block_slices={"a": slice(0, 6), "b": slice(6, 12)},
+                  progress=True).fit(X)
+    model.save(tmp_path / "ae")
+    loaded = Autoencoder.load(tmp_path / "ae")
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+    assert loaded.config() == model.config() and loaded.loss_history_ == model.loss_history_
+
+
+def test_modality_dropout_blanks_one_whole_block():
+    import torch
+
+    slices = {"a": slice(0, 3), "b": slice(3, 5), "c": slice(5, 8)}
+    model = Autoencoder(9, modality_dropout=1.0, block_slices=slices)  # column 8 belongs to no block
+    batch = torch.ones(200, 9)
+    out = model._drop_blocks(batch, model._column_block_index(), torch.Generator().manual_seed(0))
+    zeros = out == 0
+    # every row lost exactly one block, all of it, and never the column outside the blocks
+    patterns = {tuple(row.tolist()) for row in zeros}
+    assert patterns == {(1, 1, 1, 0, 0, 0, 0, 0, 0), (0, 0, 0, 1, 1, 0, 0, 0, 0), (0, 0, 0, 0, 0, 1, 1, 1, 0)}
+    none = Autoencoder(9, modality_dropout=0.0, block_slices=slices)
+    assert torch.equal(none._drop_blocks(batch, none._column_block_index(), torch.Generator()), batch)
+    half = Autoencoder(9, modality_dropout=0.5, block_slices=slices)
+    blanked = (half._drop_blocks(batch, half._column_block_index(), torch.Generator().manual_seed(0)) == 0)
+    assert 0.35 < blanked.any(dim=1).float().mean().item() < 0.65
+
+
+def test_input_errors():
+    with pytest.raises(ValueError, match="block_slices"):
+        Autoencoder(10, modality_dropout=0.3)
+    with pytest.raises(ClipretError, match="not trained"):
+        small().transform(tiny_data())
+    model = small(epochs=1).fit(tiny_data())
+    with pytest.raises(ClipretError, match=r"shape \(N, 12\)"):
+        model.transform(np.zeros((3, 5)))
+
+
+def test_import_stays_light():
+    import subprocess
+
+    code = "import sys, clipret.autoencoder, clipret.fusion, clipret.analysis, clipret.evaluation; " \
+           "print(any(m in sys.modules for m in ('torch', 'sklearn', 'umap')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,74 @@
+"""Profiles: block layouts as the paper and the portable default, and extraction into those blocks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from clipret.errors import ClipretError
+from clipret.media import decode
+from clipret.profiles import BlockSpec, Profile, extract_clip, extract_clips, get_profile, profile_names
+
+
+def test_profile_names_and_unknown_profile():
+    assert profile_names() == ["portable", "paper"]
+    with pytest.raises(ClipretError, match="portable"):
+        get_profile("fancy")
+
+
+def test_paper_profile_is_the_papers_1425():
+    paper = get_profile("paper")
+    assert [(b.name, b.modality, b.dim) for b in paper.blocks] == [
+        ("audio", "audio", 257), ("video", "video", 400), ("lyrics", "lyrics", 768)]
+    assert paper.dim == 1425
+    assert (paper.decode_options.frames_per_segment, paper.decode_options.segment_stride) == (8, 8)
+
+
+def test_portable_profile_layout():
+    portable = get_profile("portable")
+    assert isinstance(portable, Profile) and all(isinstance(b, BlockSpec) for b in portable.blocks)
+    assert [(b.name, b.modality) for b in portable.blocks] == [
+        ("audio", "audio"), ("video", "video"), ("dynamics", "video"), ("lyrics", "lyrics")]
+    assert [b.dim for b in portable.blocks] == [257, 1000, 12, 384]
+    assert portable.dim == 1653
+    for block in portable.blocks:
+        assert len(block.columns) == block.dim == len(set(block.columns))
+    assert "mfcc_3_delta_median" in portable.blocks[0].columns
+    assert portable.decode_options.n_segments == 16 and portable.decode_options.thumb_fps == 8.0
+
+
+def test_importing_profiles_and_features_is_light():
+    code = ("import sys, clipret.profiles, clipret.features\n"
+            "clipret.profiles.get_profile('paper')\n"
+            "print(','.join(m for m in ('torch', 'transformers', 'librosa', 'timm') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_extract_clip_fills_every_block(tone_clip):
+    profile = get_profile("portable")
+    decoded = decode(tone_clip, profile.decode_options)
+    features = extract_clip(decoded, "I love you", "portable")
+    assert list(features) == [b.name for b in profile.blocks]
+    for block in profile.blocks:
+        assert features[block.name].shape == (block.dim,) and features[block.name].dtype == np.float32
+    assert extract_clip(decoded, "   ", profile)["lyrics"] is None
+
+
+def test_extract_clips_batched_equals_one_by_one(tone_clip, audio_only_clip, video_only_clip):
+    profile = get_profile("portable")
+    items = [(decode(tone_clip, profile.decode_options), "I love you"),
+             (decode(audio_only_clip, profile.decode_options), ""),
+             (decode(video_only_clip, profile.decode_options), "la la la")]
+    batched = extract_clips(items, profile)
+    assert batched[1]["video"] is None and batched[1]["dynamics"] is None and batched[1]["lyrics"] is None
+    assert batched[2]["audio"] is None
+    for (decoded, lyrics), features in zip(items, batched, strict=True):
+        single = extract_clip(decoded, lyrics, profile)
+        for name, vector in features.items():
+            assert (vector is None) == (single[name] is None)
+            if vector is not None:
+                np.testing.assert_allclose(vector, single[name], atol=1e-4)
