@@ -21,6 +21,9 @@ class Settings:
     qdrant_api_key: str | None = None  # only with qdrant_url
     public_url: str | None = None  # base of share links, e.g. https://clipret.example.org
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))  # accept str too
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
         """Read CLIPRET_DATA_DIR, CLIPRET_PROFILE, CLIPRET_COLLECTION, QDRANT_URL, QDRANT_API_KEY,

@@ -35,7 +35,9 @@ def write_clip(
                 v_stream = container.add_stream("libx264", rate=fps)
                 v_stream.height, v_stream.width = first.shape[:2]
                 v_stream.pix_fmt = "yuv420p"
-                v_stream.options = {"crf": str(crf), "preset": "veryfast"}
+                # mbtree off: x264's macroblock-tree rate control gave run-to-run different bytes under load;
+                # without it the same frames always encode to the same file (the demo corpus relies on it).
+                v_stream.options = {"crf": str(crf), "preset": "veryfast", "x264-params": "mbtree=0"}
             if audio is not None:
                 a_stream = container.add_stream("aac", rate=sample_rate)
                 a_stream.layout = "mono"

@@ -1,8 +1,13 @@
 """The Qdrant side: one collection per build behind an alias, named vectors, clip payloads.
 
 Embedded by default (`QdrantClient(path=data_dir/qdrant)`, no server); a Qdrant server when
-QDRANT_URL is set. The embedded store locks its folder for one client at a time, so a client
-here waits (up to `lock_timeout_s`) for another process to finish rather than failing at once.
+QDRANT_URL is set. The embedded store locks its folder for one client process at a time. The
+rule that keeps the app and the indexer out of each other's way:
+- writers (the indexer) open the folder, write, and close; a second writer waits for the lock;
+- readers (the app) open a `replica=True` store: a copy of the serving collections in an
+  in-memory Qdrant, taken under the lock and released at once, and taken again when the folder
+  changes on disk (an `add`, an alias swap). An alias swap is one write of the folder's metadata,
+  so a replica always holds a complete collection, the old or the new.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from clipret.config import Settings
-from clipret.errors import IndexNotFound, StoreUnavailable
+from clipret.errors import ClipretError, IndexNotFound, StoreUnavailable
 
 _NAMESPACE = uuid.UUID("6c1b7a52-4d0f-5c55-9b8e-2f3c1e0a9d41")  # fixed: point ids are stable across builds
 
@@ -47,13 +52,46 @@ class Hit:
 class ClipStore:
     """A thin, typed layer over qdrant-client for clipret's collections."""
 
-    def __init__(self, settings: Settings, *, lock_timeout_s: float = 60.0):
+    def __init__(self, settings: Settings, *, lock_timeout_s: float = 60.0, replica: bool = False):
         self.settings = settings
-        self.client = _connect(settings, lock_timeout_s)
+        self.lock_timeout_s = lock_timeout_s
+        self.replica = replica and not settings.qdrant_url  # a server needs no replica
+        self._client = None if self.replica else _connect(settings, lock_timeout_s)
+        self._fingerprint: tuple | None = None
+        if self.replica:
+            self._refresh_replica()
+
+    @property
+    def client(self):
+        """The qdrant-client to use now; a replica is first brought up to date with the disk."""
+        if self.replica and _folder_fingerprint(self.settings.qdrant_path) != self._fingerprint:
+            self._refresh_replica()
+        return self._client
+
+    def _refresh_replica(self) -> None:
+        fingerprint = _folder_fingerprint(self.settings.qdrant_path)
+        try:
+            disk = _connect(self.settings, self.lock_timeout_s)
+        except StoreUnavailable:
+            if self._client is None:
+                raise
+            return  # a writer holds the folder: keep serving the complete copy we have
+        try:
+            memory = _copy_serving_collections(disk)
+        finally:
+            disk.close()
+        if self._client is not None:
+            self._client.close()
+        self._client, self._fingerprint = memory, fingerprint
+
+    def _check_writable(self) -> None:
+        if self.replica:
+            raise ClipretError("This store is a read-only replica: open ClipStore(settings) to write.")
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
     def __enter__(self) -> "ClipStore":
         return self
@@ -64,6 +102,7 @@ class ClipStore:
     # -- collections and aliases ---------------------------------------------------------------
     def create_collection(self, name: str, vector_sizes: dict[str, int]) -> None:
         """A new, empty collection with one cosine named vector per entry of `vector_sizes`."""
+        self._check_writable()
         from qdrant_client import models
 
         config = {n: models.VectorParams(size=int(d), distance=models.Distance.COSINE)
@@ -80,6 +119,7 @@ class ClipStore:
         return sorted(n for n in names if n.startswith(prefix))
 
     def delete_collection(self, name: str) -> None:
+        self._check_writable()
         self.client.delete_collection(collection_name=name)
 
     def serving_collection(self, alias: str) -> str | None:
@@ -91,6 +131,7 @@ class ClipStore:
 
     def swap_alias(self, alias: str, collection: str) -> None:
         """Point `alias` at `collection` in one call: readers see the old or the new, never neither."""
+        self._check_writable()
         from qdrant_client import models
 
         ops: list[Any] = []
@@ -122,6 +163,7 @@ class ClipStore:
     # -- points --------------------------------------------------------------------------------
     def upsert(self, collection: str, points: Iterable[ClipPoint], batch_size: int = 64) -> int:
         """Store points (replacing any with the same clip id); returns how many were written."""
+        self._check_writable()
         from qdrant_client import models
 
         batch, written = [], 0
@@ -199,6 +241,41 @@ def _hit(point) -> Hit:
         vectors = {n: np.asarray(v, dtype=np.float32) for n, v in point.vector.items()}
     return Hit(clip_id=payload.get("clip_id", str(point.id)), score=float(getattr(point, "score", 0.0) or 0.0),
                payload=payload, vectors=vectors)
+
+
+def _folder_fingerprint(folder) -> tuple:
+    """What changes on disk when the embedded store is written: metadata and collection files."""
+    stamps = []
+    for path in [folder / "meta.json", *sorted((folder / "collection").glob("*/*"))]:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        stamps.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(stamps)
+
+
+def _copy_serving_collections(disk):
+    """An in-memory Qdrant holding the collections that aliases point at, with those aliases."""
+    from qdrant_client import QdrantClient, models
+
+    memory = QdrantClient(location=":memory:")
+    aliases = disk.get_aliases().aliases
+    for name in sorted({a.collection_name for a in aliases}):
+        memory.create_collection(name, vectors_config=disk.get_collection(name).config.params.vectors)
+        offset = None
+        while True:
+            points, offset = disk.scroll(name, limit=512, offset=offset, with_payload=True, with_vectors=True)
+            if points:
+                memory.upsert(name, points=[models.PointStruct(id=p.id, vector=p.vector, payload=p.payload)
+                                            for p in points])
+            if offset is None:
+                break
+    memory.update_collection_aliases(change_aliases_operations=[
+        models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=a.collection_name,
+                                                                    alias_name=a.alias_name))
+        for a in aliases])
+    return memory
 
 
 def _connect(settings: Settings, lock_timeout_s: float):

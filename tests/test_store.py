@@ -105,3 +105,54 @@ def test_unreachable_server_is_one_sentence(tmp_path):
     s = Settings(data_dir=tmp_path, qdrant_url="http://127.0.0.1:9")
     with pytest.raises(StoreUnavailable, match="cannot be reached"):
         ClipStore(s)
+
+
+# -- the app's read-only replica: the indexer can write while the app serves ----------------------
+
+WRITER = """
+import sys, numpy as np
+from clipret.config import Settings
+from clipret.store import ClipPoint, ClipStore
+s = Settings(data_dir=sys.argv[1])
+with ClipStore(s, lock_timeout_s=10) as store:
+    if sys.argv[2] == "add":
+        store.upsert("clips", [ClipPoint("d", {"fused": np.array([0, 0, 1.0]), "audio": np.array([1.0, 0, 0])},
+                                         {"title": "D", "genre": "soul"})])
+    else:
+        store.create_collection("clips_20260109T000000", {"fused": 3, "audio": 3})
+        store.upsert("clips_20260109T000000", [ClipPoint("z", {"fused": np.array([1.0, 0, 0]),
+                                                             "audio": np.array([1.0, 0, 0])}, {"title": "Z"})])
+        store.swap_alias("clips", "clips_20260109T000000")
+"""
+
+
+def run_writer(tmp_path, what):
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", WRITER, str(tmp_path), what], check=True, timeout=120)
+
+
+def test_replica_releases_the_lock_and_follows_writers(store, settings, tmp_path):
+    store.close()  # the fixture's writer is done
+    reader = ClipStore(settings, replica=True)
+    assert [h.clip_id for h in reader.search("clips", "fused", unit([1, 0, 0]), k=3)] == ["a", "b", "c"]
+    run_writer(tmp_path, "add")  # another process writes while the reader is open: no lock conflict
+    assert reader.get_clip("clips", "d").payload["title"] == "D"
+    run_writer(tmp_path, "swap")
+    assert [h.clip_id for h in reader.all_clips("clips")] == ["z"]
+    assert reader.serving_collection("clips") == "clips_20260109T000000"
+    with pytest.raises(Exception, match="read-only replica"):
+        reader.upsert("clips", points())
+    reader.close()
+
+
+def test_replica_keeps_its_copy_while_a_writer_holds_the_folder(store, settings):
+    store.close()
+    reader = ClipStore(settings, replica=True, lock_timeout_s=0.2)
+    with ClipStore(settings) as writer:  # holds the lock
+        writer.upsert("clips", [ClipPoint("e", {"fused": unit([0, 0, 1]), "audio": unit([0, 0, 1])}, {})])
+        # the folder changed but is locked: the reader keeps answering from its complete copy
+        assert [h.clip_id for h in reader.all_clips("clips")] == ["a", "b", "c"]
+    assert [h.clip_id for h in reader.all_clips("clips")] == ["a", "b", "c", "e"]
+    reader.close()

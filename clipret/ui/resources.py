@@ -29,7 +29,8 @@ def store_settings(s: Settings) -> Settings:
 def _store(settings: Settings):
     from clipret.store import ClipStore
 
-    return ClipStore(settings, lock_timeout_s=APP_LOCK_TIMEOUT_S)
+    # A replica: the app never holds the embedded folder's lock, so the indexer can write meanwhile.
+    return ClipStore(settings, lock_timeout_s=APP_LOCK_TIMEOUT_S, replica=True)
 
 
 def shared_store(s: Settings):
