@@ -93,19 +93,26 @@ def run_size(n: int, seed: int = 0) -> dict:
 
 
 def main(sizes: tuple[int, ...] = SIZES) -> dict:
-    rows = []
-    for n in sizes:
-        start = time.perf_counter()
-        row = run_size(n)
-        row["wall_s"] = round(time.perf_counter() - start, 1)
-        rows.append(row)
-        s, p = row["embedded_qdrant"], row["numpy"]
-        print(f"n={n:>6}: numpy {p['search_ms']:.3f} ms | embedded {s['search_ms']:.2f} ms, "
-              f"+genre filter {s['search_genre_filter_ms']:.1f} ms | upsert {s['upsert_s']:.1f} s | "
-              f"open {s['open_s']:.2f} s", flush=True)
-    results = {"sizes": rows, "command": "python -m bench store_scale"}
+    from threadpoolctl import threadpool_limits  # scikit-learn's dependency
+
+    # One BLAS thread for both sides: a request is served on one core, and on a shared 2-core machine
+    # multi-threaded BLAS spins against other load (a 50k numpy search measured 5 ms vs 20 ms that way).
+    with threadpool_limits(1):
+        rows = [_timed_row(n) for n in sizes]
+    results = {"sizes": rows, "blas_threads": 1, "command": "python -m bench store_scale"}
     write_results("store_scale", results)
     return results
+
+
+def _timed_row(n: int) -> dict:
+    start = time.perf_counter()
+    row = run_size(n)
+    row["wall_s"] = round(time.perf_counter() - start, 1)
+    s, p = row["embedded_qdrant"], row["numpy"]
+    print(f"n={n:>6}: numpy {p['search_ms']:.3f} ms | embedded {s['search_ms']:.2f} ms, "
+          f"+genre filter {s['search_genre_filter_ms']:.1f} ms | upsert {s['upsert_s']:.1f} s | "
+          f"open {s['open_s']:.2f} s", flush=True)
+    return row
 
 
 if __name__ == "__main__":

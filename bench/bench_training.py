@@ -50,17 +50,26 @@ def bench_analysis(Z: np.ndarray, genres: list[str]) -> dict:
 
 
 def main() -> None:
+    import os
+
     import torch
 
+    load_before = round(os.getloadavg()[0], 2)  # other work on the machine inflates every figure
     rng = np.random.default_rng(0)
     genres = [f"g{i % 9}" for i in range(N_CLIPS)]
     results = {"n_clips": N_CLIPS, "device": "cpu", "torch_threads": torch.get_num_threads(),
                "epochs_timed": EPOCHS_TIMED}
+    threads = torch.get_num_threads()
     for profile, dim in INPUT_DIMS.items():
         X = rng.normal(size=(N_CLIPS, dim)).astype(np.float32)  # standardised features: unit scale
-        results[f"autoencoder_{profile}_D{dim}"] = bench_autoencoder(X)
+        # one thread can beat several on a busy machine (no spinning threads fighting for cores)
+        for n_threads in sorted({1, threads}):
+            torch.set_num_threads(n_threads)
+            results[f"autoencoder_{profile}_D{dim}_threads{n_threads}"] = bench_autoencoder(X)
+    torch.set_num_threads(threads)
     Z = np.tanh(rng.normal(size=(N_CLIPS, 256))).astype(np.float32)
     results["analysis_N216_latent256"] = bench_analysis(Z, genres)
+    results["load_average_1min"] = {"before": load_before, "after": round(os.getloadavg()[0], 2)}
     write_results("training", results)
 
 

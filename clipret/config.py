@@ -25,7 +25,7 @@ class Settings:
         object.__setattr__(self, "data_dir", Path(self.data_dir))  # accept str too
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Read CLIPRET_DATA_DIR, CLIPRET_PROFILE, CLIPRET_COLLECTION, QDRANT_URL, QDRANT_API_KEY,
         CLIPRET_PUBLIC_URL; unset or empty values keep the defaults."""
         env = os.environ if environ is None else environ

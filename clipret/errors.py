@@ -25,6 +25,10 @@ class IndexNotFound(ClipretError):
     """There is no index (collection or artifacts) to search: build one first."""
 
 
+class ClipNotFound(ClipretError):
+    """The clip id asked for is not in the index (a stale or hand-edited link)."""
+
+
 class StoreUnavailable(ClipretError):
     """The Qdrant store cannot be reached or refused the credentials."""
 

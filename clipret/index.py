@@ -8,9 +8,10 @@ kmeans.npz (cluster centres), and the training-time vectors (embeddings.npz + pa
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,8 @@ class LoadedIndex:
             with np.load(directory / "kmeans.npz") as arrays:
                 centers = arrays["centers"]
         return cls(name, directory, manifest, profile, FeatureFusion.load(directory / "fusion"),
-                   Autoencoder.load(directory / "autoencoder"), PCAProjection.load(directory / "pca"), centers)
+                   Autoencoder.load(directory / "autoencoder"), PCAProjection.load(directory / "pca"),
+                   centers)
 
     @property
     def vector_sizes(self) -> dict[str, int]:

@@ -49,7 +49,8 @@ _DECODE_OPTIONS = {
     "portable": DecodeOptions(n_segments=16, frames_per_segment=1, segment_stride=1, short_side=256,
                               thumb_fps=8.0),
     # slow_r50's 8x8 input: 4 evenly spaced clips of 8 frames, every 8th frame; no dynamics block
-    "paper": DecodeOptions(n_segments=4, frames_per_segment=8, segment_stride=8, short_side=256, thumb_fps=1.0),
+    "paper": DecodeOptions(n_segments=4, frames_per_segment=8, segment_stride=8, short_side=256,
+                           thumb_fps=1.0),
 }
 
 
@@ -85,7 +86,8 @@ def extract_clips(items: list[tuple[DecodedClip, str]], profile: Profile | str,
     results: list[dict[str, np.ndarray | None]] = [{} for _ in items]
     for block, extractor_name in _LAYOUTS[profile.name]:
         extractor = get_extractor(extractor_name, device)
-        inputs = [lyrics or "" for _, lyrics in items] if extractor.modality == "lyrics" else [d for d, _ in items]
+        is_text = extractor.modality == "lyrics"
+        inputs = [(lyrics or "") if is_text else decoded for decoded, lyrics in items]
         for result, vector in zip(results, extractor.extract_batch(inputs), strict=True):
             result[block] = vector
     return results

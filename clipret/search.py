@@ -16,15 +16,11 @@ from typing import Any
 import numpy as np
 
 from clipret.config import Settings
-from clipret.errors import ClipretError
+from clipret.errors import ClipNotFound, ClipretError
 from clipret.share import MODALITIES, SPACES
 
 Step = Callable[[str], None]  # reports a step of a slow query ("Downloading …") to whoever shows progress
 _EPS = 1e-8
-
-
-class ClipNotFound(ClipretError):
-    """The clip id asked for is not in the index (a stale or hand-edited link)."""
 
 
 @dataclass
@@ -45,7 +41,8 @@ class QueryClip:
     def modalities(self) -> tuple[str, ...]:
         """The per-modality vector names this query has (present or not): audio, video, lyrics first."""
         names = [n for n in self.vectors if n not in SPACES]
-        return tuple(sorted(names, key=lambda n: (MODALITIES.index(n) if n in MODALITIES else len(MODALITIES), n)))
+        known = {m: i for i, m in enumerate(MODALITIES)}
+        return tuple(sorted(names, key=lambda n: (known.get(n, len(known)), n)))
 
 
 @dataclass(frozen=True)
@@ -192,6 +189,8 @@ class SearchEngine:
             raise ClipretError(f"Unknown space '{space}': choose one of {', '.join(SPACES)}.")
         hits = self.store.search(self.collection, space, query.vectors[space], k, genres=genres,
                                  exclude_clip_ids=exclude, with_vectors=list(modalities))
+        if not hits:
+            return []
         cosines = _hit_cosines(query, hits, modalities)
         return [_result(h, h.score, {m: cosines[m][i] for m in modalities}) for i, h in enumerate(hits)]
 

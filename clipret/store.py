@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -93,7 +94,7 @@ class ClipStore:
         if self._client is not None:
             self._client.close()
 
-    def __enter__(self) -> "ClipStore":
+    def __enter__(self) -> ClipStore:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted: finished clips stay cached; run the same command again to resume.", file=sys.stderr)
+        print("interrupted: finished clips stay cached; run the command again to resume.", file=sys.stderr)
         return 130
 
 
@@ -35,10 +35,9 @@ def cmd_demo_corpus(args, settings):
 
 
 def cmd_download(args, settings):
-    from clipret.sources.playlists import download_corpus
+    from clipret.download import download_playlists
 
-    report = download_corpus(args.playlists, args.out, progress=not args.quiet)
-    print(report)
+    print(download_playlists(args.playlists, args.out, progress=not args.quiet))
 
 
 def cmd_from_folder(args, settings):
@@ -69,7 +68,7 @@ def cmd_train(args, settings):
 
     trained = train_index(settings, read_clips(args.corpus), args.corpus, options=_train_options(args),
                           progress=not args.quiet)
-    print(f"Trained {trained.collection}: {trained.manifest['n_clips']} clips, artifacts in {trained.directory}")
+    print(f"Trained {trained.collection}: {trained.manifest['n_clips']} clips in {trained.directory}")
     print("Next: python -m indexer push")
 
 
@@ -203,7 +202,7 @@ def _common_options() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS,
                    help="data folder (default: $CLIPRET_DATA_DIR or ./data)")
     p.add_argument("--profile", default=argparse.SUPPRESS, help="extractor profile: portable | paper")
-    p.add_argument("--collection", default=argparse.SUPPRESS, help="the alias to build or serve (default clips)")
+    p.add_argument("--collection", default=argparse.SUPPRESS, help="the alias to build or serve")
     p.add_argument("--seed", type=int, default=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
     return p
@@ -217,13 +216,17 @@ def _demo_options(p, per_genre: int, seconds: float) -> None:
 def _training_options(p) -> None:
     from clipret.indexing.train import DEFAULT_EPOCHS, DEFAULT_MODALITY_DROPOUT
 
-    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"default {DEFAULT_EPOCHS} (paper: 600)")
+    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
+                   help=f"autoencoder epochs (default {DEFAULT_EPOCHS}; the paper's 600)")
     p.add_argument("--modality-dropout", type=float, default=DEFAULT_MODALITY_DROPOUT,
                    help=f"probability of blanking one block of a sample (default {DEFAULT_MODALITY_DROPOUT})")
 
 
 def _workers(p) -> None:
-    p.add_argument("--workers", type=int, default=1, help="extraction processes")
+    from clipret.indexing.extract import default_workers
+
+    p.add_argument("--workers", type=int, default=default_workers(),
+                   help=f"processes generating and extracting clips (default {default_workers()})")
 
 
 def _train_options(args):

@@ -6,9 +6,9 @@ from clipret.share import SearchState
 from clipret.ui import cards, resources, search_ui, views
 from clipret.ui.state import publish, share_box, state_from_url
 
-st.title("🔎 Similar music videos")
+st.title("Similar music videos", anchor=False)
 engine = resources.engine_or_stop()
-payloads = resources.clip_payloads(engine, engine.collection)
+payloads = resources.clip_payloads(engine)
 labels = views.clip_labels(payloads)
 genres = views.genres_of(payloads)
 modalities = views.modalities_of(engine.manifest)
@@ -33,7 +33,7 @@ if query is None:
     st.stop()
 
 search_ui.query_summary(query, ranking["show_players"])
-results = engine.search(query, state.k, state.genres, state.space, state.weights_dict or None)
+results = search_ui.run_search(engine, query, state)
 ranked_by = "weighted modalities" if state.weights else f"the {state.space} space"
 st.subheader(f"Top {len(results)} by {ranked_by}")
 share = views.same_genre_share(results, query.genre)
@@ -41,4 +41,5 @@ if share is not None:
     st.caption(f"{share:.0%} share the query's genre ({query.genre}).")
 if not results:
     st.info("No clip matches these filters: widen the genre filter.")
-cards.result_grid(results, query.genre, ranking["show_players"])
+more_like_this = {k: v for k, v in state.to_params().items() if k not in ("clip", "url")}
+cards.result_grid(results, query.genre, ranking["show_players"], more_like_this)

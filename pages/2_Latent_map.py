@@ -6,9 +6,9 @@ from clipret.share import MapState
 from clipret.ui import charts, map_ui, resources, views
 from clipret.ui.state import publish, share_box, state_from_url
 
-st.title("🗺️ Latent map")
+st.title("Latent map", anchor=False)
 engine = resources.engine_or_stop()
-payloads = resources.clip_payloads(engine, engine.collection)
+payloads = resources.clip_payloads(engine)
 maps = views.available_maps(payloads)
 if not maps:
     st.warning("This index stores no 2-D maps: rebuild it with `python -m indexer build`.")
@@ -29,11 +29,9 @@ if clip:
 share_box("map", state, resources.settings().public_url)
 
 manifest = engine.manifest
-left, right = st.columns([2, 3])
-with left:
-    st.plotly_chart(charts.elbow_figure(views.inertia_frame(manifest), manifest.get("kmeans", {}).get("k")),
-                    key="map.elbow")
-with right:
-    st.subheader("Clips per cluster")
-    st.caption("The clips nearest each cluster's centre on this map (as the paper's Figure 2).")
-    map_ui.cluster_gallery(views.cluster_samples(frame))
+kmeans = manifest.get("kmeans", {})
+st.plotly_chart(charts.elbow_figure(views.inertia_frame(manifest), kmeans.get("k")), key="map.elbow")
+st.subheader("Clips per cluster")
+st.caption("The clips nearest each cluster's centre on this map, as the paper's Figure 2; "
+           "each opens its search.")
+map_ui.cluster_gallery(views.cluster_samples(frame, map_ui.SAMPLES_PER_CLUSTER))

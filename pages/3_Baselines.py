@@ -6,9 +6,9 @@ from clipret.share import SPACES, BaselinesState
 from clipret.ui import baselines_ui, charts, resources, views
 from clipret.ui.state import publish, share_box, state_from_url
 
-st.title("⚖️ Baselines")
+st.title("Baselines", anchor=False)
 engine = resources.engine_or_stop()
-payloads = resources.clip_payloads(engine, engine.collection)
+payloads = resources.clip_payloads(engine)
 labels = views.clip_labels(payloads)
 
 state_from_url(BaselinesState, baselines_ui.PREFIX, lambda s: baselines_ui.widget_values(s, list(labels)))
@@ -16,7 +16,7 @@ state = baselines_ui.query_controls(labels)
 publish(state, baselines_ui.PREFIX)
 
 query = engine.query_from_clip(state.clip)
-st.caption(f"Query: **{query.title}** ({query.genre}). ✅ = the result shares the query's genre.")
+st.caption(f"Query: **{query.title}** ({query.genre}). ✓ = the result shares the query's genre.")
 baselines_ui.side_by_side({s: engine.search(query, state.k, space=s) for s in SPACES}, query.genre)
 share_box("baselines", state, resources.settings().public_url)
 

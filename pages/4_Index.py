@@ -4,7 +4,7 @@ import streamlit as st
 
 from clipret.ui import resources, views
 
-st.title("🗂️ The index")
+st.title("The index", anchor=False)
 engine = resources.engine_or_stop()
 manifest = engine.manifest
 headline = views.headline(manifest.get("evaluation") or {})

@@ -1,6 +1,8 @@
-"""The search page (AppTest) against the tiny index: links reproduce searches, filters hold, errors are clear."""
+"""The search page (AppTest) on the tiny index: links reproduce searches, filters hold, errors are clear."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from _app_index import open_page, texts, tiny_index, use_data_dir
@@ -10,6 +12,8 @@ from clipret.errors import UnsupportedURL
 from clipret.search import SearchEngine
 from clipret.ui.resources import shared_store
 from clipret.urls import validate_youtube_url
+
+pytestmark = pytest.mark.slow  # the session's tiny index takes a minute or more to build
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +78,8 @@ def test_modality_weights_from_the_link(engine):
     query = first_clip(engine, "soul")
     at = open_page(params={"clip": query["clip_id"], "k": "5", "weights": "audio:1,video:0,lyrics:0"})
     assert not at.exception
-    expected = engine.search_by_clip(query["clip_id"], k=5, weights={"audio": 1.0, "video": 0.0, "lyrics": 0.0})
+    weights = {"audio": 1.0, "video": 0.0, "lyrics": 0.0}
+    expected = engine.search_by_clip(query["clip_id"], k=5, weights=weights)
     assert result_titles(at) == [r.title for r in expected]
     assert at.radio(key="search.mode").value == "Modality weights"
     assert at.slider(key="search.w_audio").value == 1.0
@@ -121,15 +126,29 @@ def test_an_uploaded_copy_of_a_clip_finds_that_clip_first(engine):
     """Upload → decode → extract → embed with the index's models: a collection clip's own file
     (one without lyrics, so nothing is lost) must come back as the top hit, at cosine ≈ 1."""
     clip = next(p for p in engine.clips() if not p["has_lyrics"])
-    data = open(clip["media_path"], "rb").read()
+    data = Path(clip["media_path"]).read_bytes()
     at = open_page(params={"k": "3"})
     at.radio(key="search.source").set_value("Upload a file").run()
     at.file_uploader(key="search.upload").upload("query.mp4", data, "video/mp4")
     at.run(timeout=300)
     assert not at.exception and not at.error
-    assert [s.proto.label for s in at.get("expandable") if s.proto.HasField("label")] or True
+    assert [(s.label, s.state) for s in at.status] == [("Embedded “query.mp4”", "complete")]
+    steps = texts(at.status[0].markdown)
+    assert steps[0] == "Loading the index's models" and steps[-1] == "Embedding into the index's spaces"
     titles = result_titles(at)
     assert len(titles) == 3 and titles[0] == clip["title"]
-    top = at.caption[[c.value for c in at.caption].index(next(c.value for c in at.caption
-                                                              if "score" in c.value))].value
-    assert float(top.rsplit("score ", 1)[1]) == pytest.approx(1.0, abs=1e-3)
+    top_score = next(c for c in texts(at.caption) if " · score " in c)
+    assert float(top_score.rsplit("score ", 1)[1]) == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_an_unreadable_upload_is_one_clear_error(app_env):
+    at = open_page()
+    at.radio(key="search.source").set_value("Upload a file").run()
+    at.file_uploader(key="search.upload").upload("song.mp4", b"this is not a video", "video/mp4")
+    at.run(timeout=300)
+    assert not at.exception
+    assert [(s.label, s.state) for s in at.status] == [("The file could not be read", "error")]
+    errors = texts(at.error)
+    assert len(errors) == 1 and errors[0].startswith("**The file could not be read.**")
+    assert not result_titles(at)

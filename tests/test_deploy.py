@@ -74,20 +74,32 @@ def dockerfile_env(dockerfile) -> dict[str, str]:
     return env
 
 
+def _module_constants(tree: ast.Module) -> dict[str, object]:
+    """NAME -> value of the module's `NAME = "literal"` assignments (e.g. SLOW_R50_ENV = "CLIPRET_…")."""
+    return {t.id: node.value.value for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+            for t in node.targets if isinstance(t, ast.Name)}
+
+
+def _literal(key: ast.AST, constants: dict[str, object]) -> object:
+    return key.value if isinstance(key, ast.Constant) else constants.get(getattr(key, "id", None))
+
+
 def code_env_vars() -> set[str]:
-    """Names the sources read from the environment: string constants given to get()/getenv()/environ[...]."""
+    """Names the sources read from the environment: given to get()/getenv()/environ[...], as a literal or
+    a module constant."""
     names = set()
     for path in CODE:
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        constants = _module_constants(tree)
+        for node in ast.walk(tree):
             if isinstance(node, ast.Call) and node.args:
                 func = node.func
                 called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-                key = node.args[0]
-                if called in {"get", "getenv"} and isinstance(key, ast.Constant):
-                    names.add(key.value)
-            elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-                if "environ" in ast.unparse(node.value):
-                    names.add(node.slice.value)
+                if called in {"get", "getenv"}:
+                    names.add(_literal(node.args[0], constants))
+            elif isinstance(node, ast.Subscript) and "environ" in ast.unparse(node.value):
+                names.add(_literal(node.slice, constants))
     return {n for n in names if isinstance(n, str) and ENV_NAME.match(n)}
 
 

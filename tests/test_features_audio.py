@@ -99,5 +99,6 @@ def test_extractor_on_decoded_clips(tone_clip, video_only_clip):
     extractor = LibrosaAudio()
     vector = extractor.extract(decode(tone_clip))
     assert vector.shape == (257,) and vector.dtype == np.float32
-    assert dict(zip(extractor.columns, vector))["spectral_centroid_median"] == pytest.approx(440, rel=0.05)
+    named = dict(zip(extractor.columns, vector, strict=True))
+    assert named["spectral_centroid_median"] == pytest.approx(440, rel=0.05)
     assert extractor.extract(decode(video_only_clip)) is None

@@ -22,7 +22,8 @@ PORTABLE = DecodeOptions(n_segments=16, frames_per_segment=1, short_side=256, th
 def reference_image() -> np.ndarray:
     """(224, 224, 3) uint8: a fixed pattern whose logits are stored in tests/data."""
     i, j = np.mgrid[0:224, 0:224]
-    return np.stack([(i * 3 + j) % 256, (j * 2 + 40) % 256, ((i + j) * 5 // 4) % 256], axis=-1).astype(np.uint8)
+    channels = [(i * 3 + j) % 256, (j * 2 + 40) % 256, ((i + j) * 5 // 4) % 256]
+    return np.stack(channels, axis=-1).astype(np.uint8)
 
 
 def efficientnet_logits(images: np.ndarray) -> np.ndarray:
@@ -53,8 +54,8 @@ def test_efficientnet_recognises_real_photos():
 
 
 def test_efficientnet_extractor_shapes_and_batching(tone_clip, video_only_clip, audio_only_clip):
-    clips = [decode(tone_clip, PORTABLE), decode(audio_only_clip, PORTABLE), decode(video_only_clip, PORTABLE)]
-    extractor = EfficientNetLite0(batch_size=5)  # batches straddle clip boundaries
+    clips = [decode(path, PORTABLE, n_segments=3) for path in (tone_clip, audio_only_clip, video_only_clip)]
+    extractor = EfficientNetLite0(batch_size=4)  # batches straddle clip boundaries
     batched = extractor.extract_batch(clips)
     assert batched[1] is None
     for clip, vector in zip(clips, batched, strict=True):
@@ -142,3 +143,21 @@ def test_slow_r50_untrained_gives_400_values():
 
     (vector,) = SlowR50(pretrained=False).extract_batch([Clip])
     assert vector.shape == (400,) and vector.dtype == np.float32 and np.isfinite(vector).all()
+
+
+@pytest.mark.slow
+def test_slow_r50_loads_a_local_checkpoint(monkeypatch, tmp_path):
+    import torch
+    from pytorchvideo.models.hub import slow_r50
+
+    torch.manual_seed(0)
+    reference = slow_r50(pretrained=False).state_dict()
+    path = tmp_path / "SLOW_8x8_R50.pyth"
+    torch.save({"epoch": 1, "model_state": reference}, path)  # the layout of PyTorchVideo's checkpoints
+    monkeypatch.setenv(video.SLOW_R50_ENV, str(path))
+    try:
+        loaded = video.load_slow_r50("cpu", True, None).state_dict()
+    finally:
+        video.load_slow_r50.cache_clear()
+    assert loaded.keys() == reference.keys()
+    assert all(torch.equal(loaded[k], reference[k]) for k in reference)

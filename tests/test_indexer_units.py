@@ -19,7 +19,8 @@ def test_folder_corpus_reads_genres_and_lyrics(tmp_path):
     (src / "Hip Hop").mkdir(parents=True)
     (src / "metal").mkdir()
     (src / "Hip Hop" / "MC Test - First Song.mp4").write_bytes(b"x")
-    (src / "Hip Hop" / "MC Test - First Song.lrc").write_text("[ar:MC Test]\n[00:01.00]hello world\n[00:02.50]again\n")
+    lrc = "[ar:MC Test]\n[00:01.00]hello world\n[00:02.50]again\n"
+    (src / "Hip Hop" / "MC Test - First Song.lrc").write_text(lrc)
     (src / "metal" / "riff_one.webm").write_bytes(b"y")
     (src / "metal" / "riff_one.txt").write_text("  scream \n\nloud\n")
     (src / "metal" / "cover.jpg").write_bytes(b"z")  # not media: ignored
@@ -132,3 +133,22 @@ def test_cli_reports_a_missing_index_in_one_line(tmp_path, capsys):
     assert main(["--data-dir", str(tmp_path), "evaluate", "--json"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: No index named 'clips'") and "indexer build" in err
+
+
+def test_extract_stops_when_the_models_are_unavailable(tmp_path, tone_clip, monkeypatch):
+    import clipret.profiles
+    from clipret.corpus import ClipRecord
+    from clipret.errors import ModelUnavailable
+    from clipret.indexing.extract import extract_corpus
+
+    def offline(*args, **kwargs):
+        raise ModelUnavailable("no weights offline: run once with internet")
+
+    monkeypatch.setattr(clipret.profiles, "extract_clip", offline)
+    records = [ClipRecord("missing", "M", "soul", str(tmp_path / "nope.mp4")),
+               ClipRecord("tone", "T", "soul", str(tone_clip))]
+    with pytest.raises(ModelUnavailable, match="no weights"):
+        extract_corpus(records, tmp_path, Settings(data_dir=tmp_path), progress=False)
+    monkeypatch.undo()
+    report = extract_corpus(records[:1], tmp_path, Settings(data_dir=tmp_path), progress=False)
+    assert report.failed == {"missing": f"media file not found: {tmp_path / 'nope.mp4'}"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -48,9 +49,10 @@ def test_importing_profiles_and_features_is_light():
     assert out.stdout.strip() == ""
 
 
+@pytest.mark.slow
 def test_extract_clip_fills_every_block(tone_clip):
     profile = get_profile("portable")
-    decoded = decode(tone_clip, profile.decode_options)
+    decoded = decode(tone_clip, profile.decode_options, n_segments=4)  # fewer frames: a faster test
     features = extract_clip(decoded, "I love you", "portable")
     assert list(features) == [b.name for b in profile.blocks]
     for block in profile.blocks:
@@ -58,11 +60,12 @@ def test_extract_clip_fills_every_block(tone_clip):
     assert extract_clip(decoded, "   ", profile)["lyrics"] is None
 
 
+@pytest.mark.slow
 def test_extract_clips_batched_equals_one_by_one(tone_clip, audio_only_clip, video_only_clip):
     profile = get_profile("portable")
-    items = [(decode(tone_clip, profile.decode_options), "I love you"),
-             (decode(audio_only_clip, profile.decode_options), ""),
-             (decode(video_only_clip, profile.decode_options), "la la la")]
+    options = replace(profile.decode_options, n_segments=4)  # fewer frames: a faster test
+    items = [(decode(tone_clip, options), "I love you"), (decode(audio_only_clip, options), ""),
+             (decode(video_only_clip, options), "la la la")]
     batched = extract_clips(items, profile)
     assert batched[1]["video"] is None and batched[1]["dynamics"] is None and batched[1]["lyrics"] is None
     assert batched[2]["audio"] is None
@@ -72,3 +75,13 @@ def test_extract_clips_batched_equals_one_by_one(tone_clip, audio_only_clip, vid
             assert (vector is None) == (single[name] is None)
             if vector is not None:
                 np.testing.assert_allclose(vector, single[name], atol=1e-4)
+
+
+def test_registry_builds_each_extractor_once_and_rejects_unknown_names():
+    from clipret.features import EXTRACTORS, get_extractor
+
+    assert set(EXTRACTORS) == {"librosa_257", "efficientnet_lite0", "slow_r50", "dynamics", "minilm",
+                               "bert_cls"}
+    assert get_extractor("dynamics") is get_extractor("dynamics")
+    with pytest.raises(ClipretError, match="efficientnet_lite0"):
+        get_extractor("resnet9000")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from clipret.config import Settings
-from clipret.errors import ClipretError
-from clipret.search import ClipNotFound, SearchEngine, combine_modalities, cosine_to_many, rank
+from clipret.errors import ClipNotFound, ClipretError
+from clipret.search import SearchEngine, combine_modalities, cosine_to_many, rank
 from clipret.store import ClipPoint, ClipStore
 
 
@@ -43,9 +43,9 @@ def e(i, d=4, scale=1.0):
     return v
 
 
-def clip(cid, genre, fused, audio, video, lyrics):
+def clip(cid, genre, fused, audio, video, lyrics, youtube_id=""):
     vectors = {"fused": fused, "raw": fused, "pca": fused, "audio": audio, "video": video, "lyrics": lyrics}
-    return ClipPoint(cid, vectors, {"title": cid.upper(), "genre": genre})
+    return ClipPoint(cid, vectors, {"title": cid.upper(), "genre": genre, "youtube_id": youtube_id})
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def engine(tmp_path):
         clip("q", "metal", e(0), e(0), e(0), e(0)),
         clip("a", "metal", 0.5 * e(0) + e(1), e(0), e(1), e(1)),
         clip("b", "punk", e(2), e(1), e(0), e(1)),
-        clip("c", "metal", e(0) + 0.1 * e(1), e(2), e(2), e(0)),
+        clip("c", "metal", e(0) + 0.1 * e(1), e(2), e(2), e(0), youtube_id="dQw4w9WgXcQ"),
         clip("d", "soul", e(3), e(3), e(3), np.zeros(4, np.float32)),
     ])
     store.swap_alias("clips", "clips_1")
@@ -87,6 +87,8 @@ def test_genre_filter_and_missing_modality(engine):
     assert {r.clip_id for r in results} == {"b", "d"}
     d = next(r for r in results if r.clip_id == "d")
     assert d.modality_scores["lyrics"] is None
+    assert engine.search_by_clip("q", k=3, genres=["blues-jazz"]) == []
+    assert engine.search_by_clip("q", k=3, genres=["blues-jazz"], weights={"audio": 1.0}) == []
 
 
 def test_unknown_clip_and_unknown_modality_are_clear_errors(engine):
@@ -94,3 +96,32 @@ def test_unknown_clip_and_unknown_modality_are_clear_errors(engine):
         engine.query_from_clip("nope")
     with pytest.raises(ClipretError, match="no modality"):
         engine.search_by_clip("q", weights={"smell": 1.0})
+
+
+def test_a_url_of_a_collection_video_is_looked_up_not_downloaded(engine, monkeypatch):
+    import clipret.download
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("a video already in the collection must not be downloaded")
+
+    monkeypatch.setattr(clipret.download, "download_video", no_download)
+    steps = []
+    query = engine.query_from_url("https://youtu.be/dQw4w9WgXcQ?t=42", on_step=steps.append)
+    assert (query.clip_id, query.source) == ("c", "collection")
+    assert steps[-1].startswith("Already in the collection")
+    assert "c" not in [r.clip_id for r in engine.search(query, k=4)]
+
+
+def test_url_failures_are_the_library_errors(engine, monkeypatch):
+    import clipret.download
+    from clipret.errors import DownloadError, UnsupportedURL
+
+    with pytest.raises(UnsupportedURL):
+        engine.query_from_url("https://vimeo.com/76979871")
+
+    def offline(url, out_dir, **kwargs):
+        raise DownloadError(f"{url}: no network: check the connection and try again.")
+
+    monkeypatch.setattr(clipret.download, "download_video", offline)
+    with pytest.raises(DownloadError, match="no network"):
+        engine.query_from_url("https://www.youtube.com/watch?v=aaaaaaaaaaa")

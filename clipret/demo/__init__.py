@@ -6,8 +6,8 @@ Each clip is seeded from (seed, genre, index), so the corpus is identical whatev
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -28,9 +28,9 @@ def demo_records(per_genre: int = 24, seconds: float = 20.0, seed: int = 0, lyri
     from clipret.demo.genres import style_for
     from clipret.demo.lyrics import make_artist, make_title, write_lyrics
 
-    if per_genre < 1 or seconds <= 0 or not 0 <= lyrics_share <= 1:
-        raise CorpusError(f"demo corpus: need per_genre >= 1, seconds > 0 and 0 <= lyrics_share <= 1 "
-                          f"(got {per_genre}, {seconds}, {lyrics_share}).")
+    if per_genre < 1 or seconds <= 0 or not 0 <= lyrics_share <= 1 or seed < 0:
+        raise CorpusError(f"demo corpus: need per_genre >= 1, seconds > 0, 0 <= lyrics_share <= 1 and "
+                          f"seed >= 0 (got {per_genre}, {seconds}, {lyrics_share}, {seed}).")
     records = []
     for genre in genres:
         style = style_for(genre)
@@ -58,7 +58,7 @@ def synthesise(record: ClipRecord, seconds: float, seed: int = 0) -> tuple[np.nd
     style = style_for(genre)
     if _rng(seed, genre, 4, index).random() < 0.6:  # most clips sound and look like their artist
         style = artist_style(style, _rng(seed, genre, 5, zlib.crc32(record.artist.encode())))
-    song = compose(style, seconds, _rng(seed, genre, 6, index))
+    song = compose(style, seconds, _rng(seed, genre, 6, index), vocals=record.has_lyrics)
     return song.audio, render_frames(style, song, seconds, _rng(seed, genre, 7, index), fps=FPS)
 
 
@@ -80,7 +80,13 @@ def _render_task(task: tuple[ClipRecord, str, float, int]) -> str:
 def generate_demo_corpus(out_dir: str | Path, per_genre: int = 24, seconds: float = 20.0, seed: int = 0,
                          lyrics_share: float = 0.7, genres: tuple[str, ...] | list[str] = GENRES,
                          workers: int = 1, progress: bool = True) -> list[ClipRecord]:
-    """Write out_dir/media/<clip_id>.mp4 for per_genre clips of each genre, then out_dir/clips.jsonl."""
+    """Write out_dir/media/<clip_id>.mp4 for per_genre clips of each genre, then out_dir/clips.jsonl.
+
+    Clips are H.264 + AAC, 320x240 at 24 fps with mono 22050 Hz audio, `seconds` long; about
+    1 - lyrics_share of them have no lyrics (and no voice). workers > 1 renders in spawned processes
+    (call it from a script guarded by ``if __name__ == "__main__"``); the result is the same either way.
+    Raises CorpusError for an unknown genre or out-of-range arguments.
+    """
     from tqdm import tqdm
 
     out_dir = Path(out_dir)
@@ -97,10 +103,13 @@ def generate_demo_corpus(out_dir: str | Path, per_genre: int = 24, seconds: floa
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         context = multiprocessing.get_context("spawn")  # safe beside threads (torch, x264) in the parent
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context)
+        try:
             for done in as_completed([pool.submit(_render_task, t) for t in tasks]):
-                done.result()
+                done.result()  # a failed clip stops the run with its own error
                 bar.update()
+        finally:
+            pool.shutdown(cancel_futures=True)
     bar.close()
     write_clips(out_dir, records)
     return records

@@ -44,7 +44,8 @@ STYLES: dict[str, GenreStyle] = {
         bass_lines=("walking", "walking", "root_fifth"), bass_timbres=("upright", "upright", "electric"),
         drive=(1.0, 1.6), hues=(0.6, 0.08, 0.75, 0.55), saturation=(0.25, 0.7), brightness=(0.2, 0.55),
         motion=(0.2, 1.5), cuts_per_10s=(0.5, 4), shapes=("bokeh", "bokeh", "waves", "bars"), strobe=0.05,
-        themes=("sorrow", "sorrow", "love", "night", "road", "dark"), line_styles=("ballad", "ballad", "dark"),
+        themes=("sorrow", "sorrow", "love", "night", "road", "dark"),
+        line_styles=("ballad", "ballad", "dark"),
     ),
     "soul": GenreStyle(
         tempo=(66, 118), swing=(0.1, 0.55), grooves=("backbeat", "motown", "boom_bap", "ballad"),
@@ -52,10 +53,12 @@ STYLES: dict[str, GenreStyle] = {
         comping=("stabs", "sustain", "comp", "arp"),
         chord_timbres=("organ", "piano", "clean_guitar", "pad", "brass"),
         lead_timbres=("brass", "organ", "synth", "clean_guitar", ""),
-        bass_lines=("groove", "groove", "walking", "follow_kick"), bass_timbres=("electric", "electric", "synth_bass"),
+        bass_lines=("groove", "groove", "walking", "follow_kick"),
+        bass_timbres=("electric", "electric", "synth_bass"),
         drive=(1.0, 1.5), hues=(0.08, 0.85, 0.75, 0.12, 0.6), saturation=(0.35, 0.85), brightness=(0.3, 0.7),
         motion=(0.3, 2.0), cuts_per_10s=(1, 5), shapes=("bokeh", "waves", "bokeh", "rings"), strobe=0.1,
-        themes=("love", "love", "night", "faith", "sorrow", "party"), line_styles=("ballad", "ballad", "anthem"),
+        themes=("love", "love", "night", "faith", "sorrow", "party"),
+        line_styles=("ballad", "ballad", "anthem"),
     ),
     "country": GenreStyle(
         tempo=(84, 150), swing=(0.0, 0.4), grooves=("boom_chick", "train", "backbeat", "folk_light"),
@@ -66,18 +69,22 @@ STYLES: dict[str, GenreStyle] = {
         bass_lines=("root_fifth", "root_fifth", "walking", "root8"), bass_timbres=("electric", "upright"),
         drive=(1.0, 1.8), hues=(0.1, 0.55, 0.07, 0.3), saturation=(0.3, 0.75), brightness=(0.5, 0.88),
         motion=(0.3, 2.0), cuts_per_10s=(1, 5), shapes=("horizon", "horizon", "bokeh", "bars"), strobe=0.0,
-        themes=("road", "road", "love", "sorrow", "nature", "faith"), line_styles=("ballad", "ballad", "anthem"),
+        themes=("road", "road", "love", "sorrow", "nature", "faith"),
+        line_styles=("ballad", "ballad", "anthem"),
     ),
     "indie-folk": GenreStyle(
-        tempo=(70, 138), swing=(0.0, 0.3), grooves=("folk_light", "folk_light", "boom_chick", "none", "half_time"),
+        tempo=(70, 138), swing=(0.0, 0.3),
+        grooves=("folk_light", "folk_light", "boom_chick", "none", "half_time"),
         progressions=("I vi IV V", "I iii IV IV", "vi IV I V", "I IV vi V", "i bVII bVI bVII"),
         comping=("strum", "arp", "arp", "sustain"),
         chord_timbres=("acoustic", "acoustic", "piano", "clean_guitar", "pad"),
         lead_timbres=("clean_guitar", "fiddle", "piano", "", ""),
         bass_lines=("root_fifth", "sustained", "root8"), bass_timbres=("upright", "electric", "synth_bass"),
-        drive=(1.0, 1.4), hues=(0.25, 0.12, 0.33, 0.55, 0.08), saturation=(0.15, 0.55), brightness=(0.45, 0.85),
+        drive=(1.0, 1.4), hues=(0.25, 0.12, 0.33, 0.55, 0.08), saturation=(0.15, 0.55),
+        brightness=(0.45, 0.85),
         motion=(0.2, 1.5), cuts_per_10s=(0.5, 4), shapes=("horizon", "bokeh", "waves", "horizon"), strobe=0.0,
-        themes=("nature", "nature", "love", "road", "sorrow", "dark"), line_styles=("ballad", "ballad", "dark"),
+        themes=("nature", "nature", "love", "road", "sorrow", "dark"),
+        line_styles=("ballad", "ballad", "dark"),
     ),
     "pop-rock": GenreStyle(
         tempo=(96, 160), swing=(0.0, 0.2), grooves=("backbeat", "rock8", "rock8", "motown", "half_time"),
@@ -85,7 +92,8 @@ STYLES: dict[str, GenreStyle] = {
         comping=("power8", "strum", "sustain", "arp"),
         chord_timbres=("dist_guitar", "clean_guitar", "piano", "dist_guitar", "pad"),
         lead_timbres=("synth", "dist_guitar", "clean_guitar", "organ", ""),
-        bass_lines=("root8", "root8", "follow_kick", "groove"), bass_timbres=("electric", "electric", "synth_bass"),
+        bass_lines=("root8", "root8", "follow_kick", "groove"),
+        bass_timbres=("electric", "electric", "synth_bass"),
         drive=(1.5, 6.0), hues=(0.95, 0.55, 0.15, 0.8, 0.45), saturation=(0.45, 0.95), brightness=(0.45, 0.9),
         motion=(0.8, 3.5), cuts_per_10s=(2, 8), shapes=("bars", "rings", "bokeh", "stripes"), strobe=0.3,
         themes=("love", "love", "party", "night", "road", "rage"), line_styles=("anthem", "ballad", "anthem"),
@@ -118,7 +126,7 @@ STYLES: dict[str, GenreStyle] = {
         comping=("stabs", "sustain", "arp", "comp"),
         chord_timbres=("piano", "pad", "organ", "brass", "clean_guitar"),
         lead_timbres=("synth", "brass", "piano", "", ""),
-        bass_lines=("follow_kick", "sub", "groove"), bass_timbres=("808", "synth_bass", "electric", "808"),
+        bass_lines=("follow_kick", "sub", "sub", "groove"), bass_timbres=("808", "808", "808", "synth_bass"),
         drive=(1.0, 2.0), hues=(0.75, 0.12, 0.62, 0.85, 0.5), saturation=(0.3, 0.9), brightness=(0.25, 0.65),
         motion=(0.5, 3.0), cuts_per_10s=(2, 8), shapes=("city", "bokeh", "bars", "rings"), strobe=0.25,
         themes=("street", "money", "money", "party", "night", "love"), line_styles=("rap", "rap", "anthem"),
@@ -148,7 +156,8 @@ def style_for(genre: str) -> GenreStyle:
     try:
         return STYLES[genre]
     except KeyError:
-        raise CorpusError(f"No demo style for genre {genre!r}; choose from {', '.join(sorted(STYLES))}.") from None
+        choices = ", ".join(sorted(STYLES))
+        raise CorpusError(f"No demo style for genre {genre!r}; choose from {choices}.") from None
 
 
 def artist_style(style: GenreStyle, rng) -> GenreStyle:

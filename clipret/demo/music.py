@@ -9,6 +9,7 @@ import numpy as np
 
 from clipret.demo.genres import GenreStyle
 from clipret.demo.synth import SR, TIMBRES, drum_kit, lowpass, place, render_voice
+from clipret.demo.voice import vocal_line
 
 VELOCITY = {"x": 1.0, "o": 0.65, "g": 0.3}
 GROOVES: dict[str, dict] = {  # one or two bars of 16th steps per drum; swing: which offbeats move (8/16)
@@ -25,7 +26,8 @@ GROOVES: dict[str, dict] = {  # one or two bars of 16th steps per drum; swing: w
     "shuffle": dict(kick="x.......x.......", snare="....x.......x...", hat="x.o.x.o.x.o.x.o.", swing=8),
     "ballad": dict(kick="x.......x.......", rim="....x.......x...", hat="x...x...x...x...", swing=8),
     "boom_bap": dict(kick="x......x..x.....", snare="....x.......x...", hat="x.o.x.o.x.o.x.o.", swing=16),
-    "trap": dict(kick="x......x..x...x.", clap="........x.......", hat="xoxoxoxoxoxoxoxo", swing=0, rolls=True),
+    "trap": dict(kick="x......x..x...x.", clap="........x.......", hat="xoxoxoxoxoxoxoxo", swing=0,
+                 rolls=True),
     "drill": dict(kick="x.........x.........x..x...x....", snare="......x.......x.....x.........x.",
                   hat="x..x..x.x..x..x.x..x..x.x..x..x.", swing=0, rolls=True),
     "train": dict(kick="x.......x.......", brush="gogoxogogogoxogo", swing=0),
@@ -60,8 +62,8 @@ def parse_chord(symbol: str) -> tuple[int, tuple[int, ...]]:
     return root, (0, third, 7, *seventh)
 
 
-def compose(style: GenreStyle, seconds: float, rng: np.random.Generator) -> Song:
-    """Draw tempo, key, groove and instruments for one clip and render its mix."""
+def compose(style: GenreStyle, seconds: float, rng: np.random.Generator, vocals: bool = False) -> Song:
+    """Draw tempo, key, groove and instruments for one clip and render its mix (with a voice if `vocals`)."""
     n = int(round(seconds * SR))
     bpm = float(rng.uniform(*style.tempo))
     step = 60.0 / bpm / 4
@@ -75,8 +77,13 @@ def compose(style: GenreStyle, seconds: float, rng: np.random.Generator) -> Song
     bass = _bass(style, chords, grid, key, n, rng)
     harmony = _chords(style, chords, grid, key, n, rng)
     lead = _lead(style, chords, grid, key, n, rng)
-    gains = rng.uniform(0.6, 1.0, size=4) * np.array([0.9, 0.8, 0.55, 0.45])
-    mix = gains[0] * drums + gains[1] * bass + gains[2] * harmony + gains[3] * lead
+    voice = np.zeros(n, np.float32)
+    if vocals:
+        rap = rng.random() < style.line_styles.count("rap") / len(style.line_styles)
+        voice = vocal_line(grid, key, _scale(chords, rng), n, rap, rng)
+        lead *= 0.0 if rng.random() < 0.6 else 0.6  # the voice mostly takes the tune
+    gains = rng.uniform(0.6, 1.0, size=5) * np.array([0.9, 0.8, 0.55, 0.45, 0.6])
+    mix = gains[0] * drums + gains[1] * bass + gains[2] * harmony + gains[3] * lead + gains[4] * voice
     if rng.random() < 0.25:  # a darker, lo-fi master on some clips of any genre
         mix = lowpass(mix, rng.uniform(2500, 6000))
     mix = np.tanh(1.5 * mix / max(np.abs(mix).max(), 1e-6))
@@ -176,9 +183,10 @@ def _bass_bar(line: str, r: int, q: tuple[int, ...], next_root: int, rng):
     if line == "root_fifth":
         return [(0, r, 3.5), (8, r + 7 - (12 if r > 38 else 0), 3.5)] + ([(14, next_root - 1, 2)]
                                                                           if rng.random() < 0.4 else [])
-    if line == "walking":
-        tones = [r, r + q[1 + int(rng.integers(0, 2))], r + q[min(3, len(q) - 1)] - 12 * int(rng.random() < .5)]
-        return [(s, m, 3.6) for s, m in zip((0, 4, 8), tones)] + [(12, next_root + (1 if rng.random() < .5 else -1), 3.6)]
+    if line == "walking":  # root, two chord tones, then a chromatic step into the next root
+        tones = [r, r + q[1 + int(rng.integers(0, 2))], r + q[-1] - 12 * int(rng.random() < 0.5)]
+        approach = next_root + (1 if rng.random() < 0.5 else -1)
+        return [(0, tones[0], 3.6), (4, tones[1], 3.6), (8, tones[2], 3.6), (12, approach, 3.6)]
     if line == "riff":
         return [(s, r + (1 if rng.random() < 0.08 else 0), 0.9) for s in range(16) if rng.random() < 0.85]
     if line == "sustained":
@@ -232,7 +240,7 @@ def _comp_pattern(comping: str, rng) -> list[tuple[float, float, float]]:
     if comping == "stabs":
         return [(s, 1.0, 0.9) for s in (2, 6, 10, 14, 7, 11) if rng.random() < 0.55]
     if comping == "comp":
-        return [(float(s), float(rng.uniform(1, 4)), 0.7) for s in (0, 2, 6, 8, 10, 14) if rng.random() < 0.35]
+        return [(s, float(rng.uniform(1, 4)), 0.7) for s in (0, 2, 6, 8, 10, 14) if rng.random() < 0.35]
     step = int(rng.choice([2, 4]))  # arp
     return [(s, step * 0.95, 0.8) for s in range(0, 16, step)]
 
@@ -241,8 +249,7 @@ def _lead(style, chords, grid: _Grid, key: int, n: int, rng) -> np.ndarray:
     name = str(rng.choice(style.lead_timbres))
     if not name:
         return np.zeros(n, np.float32)
-    minor = chords[0][1][1] == 3
-    scale = SCALES["blues" if minor and rng.random() < 0.4 else "minor" if minor else "major"]
+    scale = _scale(chords, rng)
     pitches = np.array([60 + key % 12 + o * 12 + s for o in (-1, 0, 1) for s in scale])
     pos, notes = len(pitches) // 2, []
     for bar in range(grid.n_bars):
@@ -257,10 +264,16 @@ def _lead(style, chords, grid: _Grid, key: int, n: int, rng) -> np.ndarray:
     return out / max(np.abs(out).max(), 1e-6)
 
 
+def _scale(chords, rng) -> tuple[int, ...]:
+    minor = chords[0][1][1] == 3  # the loop's first chord sets the mode
+    return SCALES["blues" if minor and rng.random() < 0.4 else "minor" if minor else "major"]
+
+
 def _voice(notes: list, n: int, timbre, detune_cents: float = 0.0) -> np.ndarray:
     if not notes:
         return np.zeros(n, np.float32)
     notes.sort(key=lambda x: x[0])
-    onsets, durs, midi, vels = (np.array(c, dtype=np.float64) for c in zip(*notes))
+    onsets, durs, midi, vels = np.array(notes, dtype=np.float64).T
     keep = onsets < n / SR
-    return render_voice(np.maximum(onsets[keep], 0), durs[keep], midi[keep], vels[keep], n, timbre, detune_cents)
+    return render_voice(np.maximum(onsets[keep], 0), durs[keep], midi[keep], vels[keep], n, timbre,
+                        detune_cents)

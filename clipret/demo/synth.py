@@ -43,7 +43,8 @@ TIMBRES: dict[str, Timbre] = {
     "dist_guitar": Timbre(_saw(12, 0.9), _saw(6, 1.2), 0.006, 0.8, 0.7, 0.05, bright_decay=1.0),
     "organ": Timbre((1, 0.8, 0.5, 0.6, 0, 0.4, 0, 0.3), (1, 0.8, 0.5, 0.6, 0, 0.4, 0, 0.3), 0.008, 0.2, 1.0,
                     0.05, tremolo=0.25),
-    "piano": Timbre((1, 0.5, 0.25, 0.15, 0.08, 0.05), (1, 0.2, 0.05), 0.003, 0.9, 0.0, 0.25, bright_decay=0.3),
+    "piano": Timbre((1, 0.5, 0.25, 0.15, 0.08, 0.05), (1, 0.2, 0.05), 0.003, 0.9, 0.0, 0.25,
+                    bright_decay=0.3),
     "brass": Timbre(_saw(12, 0.8), _saw(4, 1.5), 0.04, 0.3, 0.75, 0.08, bright_decay=-0.07, vibrato=0.12),
     "pad": Timbre(_saw(8, 1.4), _saw(4, 2.0), 0.25, 0.8, 0.8, 0.4, bright_decay=1.5, vibrato=0.08),
     "synth": Timbre(_odd(11), _odd(5), 0.01, 0.2, 0.7, 0.1, bright_decay=0.4, vibrato=0.15, glide=0.03),
@@ -66,8 +67,13 @@ def wavetable(harmonics: tuple[float, ...], max_hz: float) -> np.ndarray:
 
 
 def render_voice(onsets: np.ndarray, durations: np.ndarray, midi: np.ndarray, velocity: np.ndarray,
-                 n_samples: int, timbre: Timbre, detune_cents: float = 0.0) -> np.ndarray:
-    """A monophonic line: each sample plays the latest note begun (onsets in s, sorted). (n_samples,) float32."""
+                 n_samples: int, timbre: Timbre, detune_cents: float = 0.0,
+                 note_tables: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """A monophonic line, (n_samples,) float32: each sample plays the latest note begun.
+
+    onsets (s, sorted), durations (s), midi (pitch) and velocity (0..1) are (n_notes,) arrays.
+    note_tables = (tables (k, TABLE), table of each note (n_notes,)) overrides the timbre's
+    harmonics note by note (a voice changing vowels)."""
     out = np.zeros(n_samples, np.float32)
     if len(onsets) == 0:
         return out
@@ -85,13 +91,17 @@ def render_voice(onsets: np.ndarray, durations: np.ndarray, midi: np.ndarray, ve
         freq *= 2 ** (timbre.pitch_drop / 12 * np.exp(-t / 0.025))
     phase = np.cumsum(freq / SR, dtype=np.float64)
     pos = ((phase - np.floor(phase)) * TABLE).astype(np.int64) % TABLE
-    max_hz = float(hz.max())
-    bright, dull = wavetable(timbre.bright, max_hz)[pos], wavetable(timbre.dull, max_hz)[pos]
-    if timbre.bright_decay >= 0:
-        mix = np.exp(-t / max(timbre.bright_decay, 1e-3))
+    if note_tables is not None:
+        tables, which = note_tables
+        wave = tables[np.asarray(which)[idx], pos]
     else:
-        mix = np.minimum(t / -timbre.bright_decay, 1.0)
-    wave = dull + mix * (bright - dull)
+        max_hz = float(hz.max())
+        bright, dull = wavetable(timbre.bright, max_hz)[pos], wavetable(timbre.dull, max_hz)[pos]
+        if timbre.bright_decay >= 0:
+            mix = np.exp(-t / max(timbre.bright_decay, 1e-3))
+        else:
+            mix = np.minimum(t / -timbre.bright_decay, 1.0)
+        wave = dull + mix * (bright - dull)
     env = _adsr(t, np.asarray(durations, np.float32)[idx], timbre)
     env *= np.asarray(velocity, np.float32)[idx]
     if timbre.tremolo:
@@ -161,7 +171,8 @@ def drum_kit(rng: np.random.Generator) -> dict[str, np.ndarray]:
     }
     metal = sum(np.sign(np.sin(2 * np.pi * f * np.arange(SR) / SR)) for f in (342, 523, 797, 1004, 1207))
     ride_tone = highpass((metal / 5).astype(np.float32), 3000)
-    kit["ride"] = (0.6 * ride_tone[:int(0.8 * SR)] + 0.3 * highpass(noise[:int(0.8 * SR)], 5000)) * env(0.8, 0.3)
+    ride_len = round(0.8 * SR)
+    kit["ride"] = (0.6 * ride_tone[:ride_len] + 0.3 * highpass(noise[:ride_len], 5000)) * env(0.8, 0.3)
     kit["crash"] = (0.4 * ride_tone + 0.7 * highpass(noise, 3000)) * env(1.0, 0.45)
     return {name: (s / max(np.abs(s).max(), 1e-9)).astype(np.float32) for name, s in kit.items()}
 
@@ -175,7 +186,7 @@ def _clap_env() -> np.ndarray:
 def place(out: np.ndarray, sample: np.ndarray, times: np.ndarray, gains: np.ndarray) -> None:
     """Add `sample` into `out` at each time (s) with its gain; events past the end are cut."""
     n = len(out)
-    for start, gain in zip(np.round(np.asarray(times) * SR).astype(np.int64), gains):
+    for start, gain in zip(np.round(np.asarray(times) * SR).astype(np.int64), gains, strict=True):
         if 0 <= start < n:
             stop = min(n, start + len(sample))
             out[start:stop] += gain * sample[:stop - start]

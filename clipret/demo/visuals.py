@@ -7,7 +7,7 @@ renders in a fraction of its H.264 encoding time.
 from __future__ import annotations
 
 import colorsys
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -34,7 +34,7 @@ def render_frames(style: GenreStyle, song: Song, seconds: float, rng: np.random.
     shake = 4.0 if style.strobe > 0.35 else 0.0
     scene = -1
     for i in range(n_frames):
-        if scene + 1 < len(cuts) and i >= cuts[scene + 1] or scene < 0:
+        if scene < 0 or (scene + 1 < len(cuts) and i >= cuts[scene + 1]):
             scene += 1
             which = scene % 2
             x0, y_phase = rng.uniform(0, CW), rng.uniform(0, 2 * np.pi)
@@ -46,7 +46,7 @@ def render_frames(style: GenreStyle, song: Song, seconds: float, rng: np.random.
         x = int(x0 + speed * (i - cuts[scene]) + jitter[0]) % CW
         y = int(np.clip(30 + 28 * np.sin(y_phase + i * speed / 200) + jitter[1], 0, CH - H))
         frame = backdrops[which][pulse[i]][y:y + H, x:x + W].copy()
-        sprites.draw(frame, i, pulse[i])
+        sprites.draw(frame, pulse[i])
         yield frame
 
 
@@ -77,7 +77,8 @@ def _backdrop(kind: str, pal: np.ndarray, rng) -> np.ndarray:
     canvas = top + (bottom - top) * y ** rng.uniform(0.5, 2.0)
     canvas = np.broadcast_to(canvas, (CH, CW, 3)).copy()
     if kind == "horizon":
-        _blob(canvas, x, y, rng.uniform(0, CW), rng.uniform(0.2, 0.5) * CH, rng.uniform(15, 35), pal[3], 0.9, 2)
+        sun = (rng.uniform(0, CW), rng.uniform(0.2, 0.5) * CH, rng.uniform(15, 35))
+        _blob(canvas, x, y, *sun, pal[3], 0.9, 2)
         k, phase = int(rng.integers(1, 4)), rng.uniform(0, 2 * np.pi)
         ridge = 0.62 + 0.08 * np.sin(2 * np.pi * k * x / CW + phase)
         canvas[:] = np.where(y > ridge, pal[1] * 0.6 + pal[4] * 0.2, canvas)
@@ -133,8 +134,10 @@ def _pulse(song: Song, n_frames: int, fps: int, rng) -> np.ndarray:
     for t in song.accent_times:
         i = int(t * fps)
         if i < n_frames:
-            level[i:i + 4] = np.maximum(level[i:i + 4], strength * np.array([2, 1.3, 0.7, 0.3])[:n_frames - i])
-    return np.clip(np.round(level) + 1, 0, len(LEVELS) - 1).astype(np.int64)
+            decay = strength * np.array([2, 1.3, 0.7, 0.3])[:n_frames - i]
+            level[i:i + 4] = np.maximum(level[i:i + 4], decay)
+    base = 0 if rng.random() < 0.3 else 1  # some clips are lit a little darker throughout
+    return np.clip(np.round(level) + base, 0, len(LEVELS) - 1).astype(np.int64)
 
 
 def _flashes(style: GenreStyle, song: Song, n_frames: int, fps: int, rng) -> np.ndarray:
@@ -158,7 +161,10 @@ class _Sprites:
         if kind in ("bokeh", "waves"):
             self.vel[:, 1] = -abs(self.vel[:, 1])  # drift upwards
         self.colours = pal[rng.integers(2, 5, size=count)]
-        self.masks = [self._mask(kind, rng) for _ in range(min(count, 8))]
+        masks = [self._mask(kind, rng) for _ in range(min(count, 8))]
+        # premultiplied (1 - alpha, alpha * colour) per sprite: a blend is then one multiply-add
+        alphas = [masks[k % len(masks)] for k in range(count)]
+        self.layers = [(1 - a, a * c) for a, c in zip(alphas, self.colours, strict=True)]
 
     @staticmethod
     def _mask(kind: str, rng) -> np.ndarray:
@@ -174,7 +180,7 @@ class _Sprites:
             a = np.clip((1 - d) * rng.uniform(1.5, 4), 0, 1) * rng.uniform(0.3, 0.7)
         return a[:, :, None].astype(np.float32)
 
-    def draw(self, frame: np.ndarray, i: int, level: int) -> None:
+    def draw(self, frame: np.ndarray, level: int) -> None:
         self.pos = (self.pos + self.vel) % [W, H]
         if self.kind == "sparks":
             p = self.pos.astype(np.int64)
@@ -189,15 +195,16 @@ class _Sprites:
             return
         if self.kind == "shards" and level > 1:  # shards jump on the beat
             self.pos = self.rng.uniform([0, 0], [W, H], size=self.pos.shape)
-        for k, (px, py) in enumerate(self.pos.astype(int)):
-            _blend(frame, self.masks[k % len(self.masks)], self.colours[k], px, py)
+        for (px, py), (keep, paint) in zip(self.pos.astype(int).tolist(), self.layers, strict=True):
+            _blend(frame, keep, paint, px, py)
 
 
-def _blend(frame: np.ndarray, mask: np.ndarray, colour: np.ndarray, cx: int, cy: int) -> None:
-    r = mask.shape[0] // 2
+def _blend(frame: np.ndarray, keep: np.ndarray, paint: np.ndarray, cx: int, cy: int) -> None:
+    """frame = frame * keep + paint over the sprite's square centred on (cx, cy), clipped to the frame."""
+    r = keep.shape[0] // 2
     y0, y1, x0, x1 = max(cy - r, 0), min(cy + r + 1, H), max(cx - r, 0), min(cx + r + 1, W)
     if y0 >= y1 or x0 >= x1:
         return
-    m = mask[y0 - cy + r:y1 - cy + r, x0 - cx + r:x1 - cx + r]
+    sy, sx = slice(y0 - cy + r, y1 - cy + r), slice(x0 - cx + r, x1 - cx + r)
     region = frame[y0:y1, x0:x1]
-    region[:] = region + m * (colour - region)
+    region[:] = region * keep[sy, sx] + paint[sy, sx]

@@ -20,7 +20,7 @@ EXTRACTORS: dict[str, type[BaseExtractor]] = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_extractor(name: str, device: str = "cpu") -> Extractor:
     """The process-wide extractor `name` on `device` (its model loads on first use, once)."""
     try:
@@ -30,5 +30,6 @@ def get_extractor(name: str, device: str = "cpu") -> Extractor:
     return cls(device=device)
 
 
-__all__ = ["AUDIO_COLUMNS", "DYNAMICS_COLUMNS", "EXTRACTORS", "BaseExtractor", "Extractor", "extract_audio_features",
-           "get_extractor", "LibrosaAudio", "EfficientNetLite0", "SlowR50", "Dynamics", "MiniLM", "BertCLS"]
+__all__ = ["AUDIO_COLUMNS", "DYNAMICS_COLUMNS", "EXTRACTORS", "BaseExtractor", "Extractor",
+           "extract_audio_features", "get_extractor", "LibrosaAudio", "EfficientNetLite0", "SlowR50",
+           "Dynamics", "MiniLM", "BertCLS"]

@@ -61,7 +61,8 @@ def audio_sequences(y: np.ndarray, sr: int = SAMPLE_RATE) -> tuple[dict[str, np.
         *_with_deltas(centroid),
         flux,
         librosa.feature.spectral_rolloff(S=magnitude, sr=sr)[0],
-        *(librosa.feature.spectral_bandwidth(S=magnitude, sr=sr, centroid=centroid, p=p)[0] for p in (2, 3, 4)),
+        *(librosa.feature.spectral_bandwidth(S=magnitude, sr=sr, centroid=centroid, p=p)[0]
+          for p in (2, 3, 4)),
         *librosa.feature.chroma_stft(S=power, sr=sr),
         *_with_deltas(librosa.feature.mfcc(S=mel_db, sr=sr, n_mfcc=N_MFCC)),
     ]
@@ -120,7 +121,8 @@ def _with_deltas(x: np.ndarray) -> list[np.ndarray]:
     width = min(9, n_frames if n_frames % 2 else n_frames - 1)  # librosa needs width <= n_frames
     if width < 3:  # too short to differentiate: a flat sequence has zero deltas
         return [*x, *np.zeros_like(x), *np.zeros_like(x)]
-    return [*x, *librosa.feature.delta(x, width=width, order=1), *librosa.feature.delta(x, width=width, order=2)]
+    first, second = (librosa.feature.delta(x, width=width, order=order) for order in (1, 2))
+    return [*x, *first, *second]
 
 
 def _bpm(tempo, beats: np.ndarray, sr: int) -> float:

@@ -25,7 +25,10 @@ class Extractor(Protocol):
 
 
 class BaseExtractor:
-    """Default `extract_batch` (one item at a time) and output checks; neural extractors batch."""
+    """Default `extract_batch` (one item at a time) and output checks; neural extractors batch.
+
+    A subclass overrides `extract` (numpy extractors) or `extract_batch` (neural ones), and gets the other.
+    """
 
     name: str = ""
     modality: str = ""

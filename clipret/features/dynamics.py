@@ -14,7 +14,7 @@ DYNAMICS_COLUMNS = (
 )
 CUT_THRESHOLD = 0.35  # colour-histogram distance (0 = same colours, 1 = disjoint) that can be a cut
 CUT_CONTRAST = 2.5  # ... and it must stand out this much above the local median (fast motion does not)
-CUT_PIXEL_CHANGE = 0.08  # ... and the pixels must change too (a flat colour crossing a histogram bin does not)
+CUT_PIXEL_CHANGE = 0.08  # ... and the pixels must change (a flat colour crossing a histogram bin does not)
 
 
 class Dynamics(BaseExtractor):
@@ -81,7 +81,8 @@ def detect_cuts(distances: np.ndarray, pixel_change: np.ndarray, window: int = 9
         return np.zeros(0, dtype=bool)
     padded = np.pad(distances, window // 2, mode="edge")
     local = np.median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
-    return (distances >= CUT_THRESHOLD) & (distances >= CUT_CONTRAST * local) & (pixel_change >= CUT_PIXEL_CHANGE)
+    stands_out = (distances >= CUT_THRESHOLD) & (distances >= CUT_CONTRAST * local)
+    return stands_out & (pixel_change >= CUT_PIXEL_CHANGE)
 
 
 def _shot_lengths(cuts: np.ndarray, fps: float, span_s: float) -> np.ndarray:

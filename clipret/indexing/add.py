@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,7 @@ def add_clip(store, settings: Settings, source: str, *, genre: str = "", title: 
     payload = record_payload(record, corpus_dir, index.profile.name, duration)
     payload["cluster"] = int(index.cluster(vectors["fused"])[0])
     payload.update(_map_position(store, collection, vectors["fused"], record.clip_id))
-    payload["added_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    payload["added_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
 
     from clipret.store import ClipPoint
 

@@ -26,12 +26,14 @@ class BuildSummary:
     skipped: dict[str, str] = field(default_factory=dict)  # clip_id → why it is not indexed
     timings: dict[str, float] = field(default_factory=dict)  # stage → seconds
     evaluation: dict[str, Any] = field(default_factory=dict)  # evaluate --json's object
+    notes: list[str] = field(default_factory=list)  # sources left out before the corpus (downloads, files)
 
 
 def prepare_corpus(settings: Settings, source: str, path: str | Path | None = None, *,
                    per_genre: int = DEMO_PER_GENRE, seconds: float = DEMO_SECONDS, seed: int = 0,
-                   workers: int = 1, progress: bool = True) -> Path:
-    """The corpus folder for `source`, created (or reused when already complete) under corpora_dir."""
+                   workers: int = 1, progress: bool = True) -> tuple[Path, list[str]]:
+    """(the corpus folder for `source`, notes on what was left out); the folder is created under
+    corpora_dir, or reused when already complete."""
     if source == "demo":
         out = Path(path) if path else settings.corpora_dir / f"demo-{per_genre}x{seconds:g}s-seed{seed}"
         if not _complete(out):
@@ -39,29 +41,28 @@ def prepare_corpus(settings: Settings, source: str, path: str | Path | None = No
 
             generate_demo_corpus(out, per_genre=per_genre, seconds=seconds, seed=seed, workers=workers,
                                  progress=progress)
-        return out
+        return out, []
     if path is None:
         raise ClipretError(f"build --from {source} needs --path (a folder, a CSV or a corpus folder).")
     if source == "folder":
         from clipret.sources.folder import corpus_from_folder, slug
 
         out = settings.corpora_dir / slug(Path(path).resolve().name)
-        corpus_from_folder(path, out)
-        return out
+        corpus = corpus_from_folder(path, out)
+        return out, [f"{p}: {why}" for p, why in corpus.ignored]
     if source == "playlists":
-        from clipret.sources.playlists import download_corpus
+        from clipret.download import download_playlists
 
         out = settings.corpora_dir / "playlists"
-        download_corpus(path, out, progress=progress)
-        return out
+        return out, download_playlists(path, out, progress=progress).failures
     if source == "corpus":
-        return Path(path)
+        return Path(path), []
     raise ClipretError(f"Unknown source {source!r}: choose one of {', '.join(SOURCES)}.")
 
 
 def build_index(settings: Settings, source: str = "demo", path: str | Path | None = None, *,
                 per_genre: int = DEMO_PER_GENRE, seconds: float = DEMO_SECONDS, profile: str | None = None,
-                workers: int = 1, options: TrainOptions = TrainOptions(), alias: str | None = None,
+                workers: int = 1, options: TrainOptions | None = None, alias: str | None = None,
                 progress: bool = True) -> BuildSummary:
     """Build a new collection and move the alias to it; on any failure the alias stays where it was."""
     from clipret.indexing.evaluate import evaluate_serving, headline
@@ -70,13 +71,15 @@ def build_index(settings: Settings, source: str = "demo", path: str | Path | Non
     from clipret.indexing.train import train_index
     from clipret.store import ClipStore
 
+    options = options or TrainOptions()
     timings: dict[str, float] = {}
     clock = time.monotonic()
-    corpus_dir = prepare_corpus(settings, source, path, per_genre=per_genre, seconds=seconds,
+    corpus_dir, notes = prepare_corpus(settings, source, path, per_genre=per_genre, seconds=seconds,
                                 seed=options.seed, workers=workers, progress=progress)
     records = read_clips(corpus_dir)
     timings["corpus"], clock = _lap(clock)
-    report = extract_corpus(records, corpus_dir, settings, profile=profile, workers=workers, progress=progress)
+    report = extract_corpus(records, corpus_dir, settings, profile=profile, workers=workers,
+                            progress=progress)
     timings["extract"], clock = _lap(clock)
     trained = train_index(settings, records, corpus_dir, profile=profile, alias=alias, options=options,
                           progress=progress)
@@ -88,7 +91,7 @@ def build_index(settings: Settings, source: str = "demo", path: str | Path | Non
         timings["evaluate"], clock = _lap(clock)
     skipped = {**report.failed, **trained.manifest.get("skipped", {})}
     return BuildSummary(trained.collection, str(corpus_dir), len(records), trained.manifest["n_clips"],
-                        skipped, timings, headline(result))
+                        skipped, timings, headline(result), notes)
 
 
 def format_summary(summary: BuildSummary) -> str:
@@ -96,6 +99,9 @@ def format_summary(summary: BuildSummary) -> str:
 
     lines = [f"Built {summary.collection}: {summary.n_indexed} of {summary.n_corpus} clips indexed "
              f"(corpus {summary.corpus_dir})."]
+    if summary.notes:
+        lines.append(f"Not in the corpus ({len(summary.notes)}):")
+        lines += [f"  {note}" for note in summary.notes]
     if summary.skipped:
         lines.append(f"Skipped {len(summary.skipped)}:")
         lines += [f"  {clip_id}: {why}" for clip_id, why in sorted(summary.skipped.items())]

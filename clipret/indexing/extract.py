@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 from clipret.config import Settings
 from clipret.corpus import ClipRecord
-from clipret.errors import ClipretError
+from clipret.errors import ClipretError, ModelUnavailable
 from clipret.indexing.cache import cache_path, cached_key, fingerprint, save_features
 
 
@@ -35,6 +35,7 @@ class ClipOutcome:
     ok: bool
     reason: str = ""  # why it failed, for the report
     seconds: float = 0.0
+    fatal: bool = False  # no clip can succeed (model weights unavailable): stop the run
 
 
 @dataclass
@@ -53,6 +54,11 @@ class ExtractReport:
         return self.cached + self.computed
 
 
+def default_workers() -> int:
+    """One extraction process per core, at most 4 (each holds its own copy of the models)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def parse_shard(text: str | None) -> tuple[int, int] | None:
     """'i/n' (0 <= i < n) → (i, n); None → None."""
     if not text:
@@ -60,7 +66,7 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     try:
         i, n = (int(part) for part in text.split("/"))
     except ValueError:
-        raise ClipretError(f"--shard {text!r}: expected i/n, e.g. 0/4 for the first of four slices.") from None
+        raise ClipretError(f"--shard {text!r}: expected i/n, e.g. 0/4 for the first of 4 slices.") from None
     if not 0 <= i < n:
         raise ClipretError(f"--shard {text!r}: i must be in 0..n-1.")
     return i, n
@@ -85,6 +91,8 @@ def extract_corpus(records: Sequence[ClipRecord], corpus_dir: str | Path, settin
     report = ExtractReport(profile=prof.name)
     tasks = _plan(records, Path(corpus_dir), settings, prof.name, timeout, report)
     for outcome in _run(tasks, workers, progress, prof.name):
+        if outcome.fatal:
+            raise ModelUnavailable(outcome.reason)
         if outcome.ok:
             report.computed.append(outcome.clip_id)
         else:
@@ -179,6 +187,8 @@ def extract_one(task: ClipTask) -> ClipOutcome:
         if all(v is None for v in features.values()):
             raise ClipretError("no audio, video or lyrics could be extracted")
         save_features(Path(task.cache_path), features, task.key, decoded.duration_s)
+    except ModelUnavailable as exc:
+        return ClipOutcome(task.clip_id, False, str(exc), time.monotonic() - start, fatal=True)
     except ClipretError as exc:
         return ClipOutcome(task.clip_id, False, str(exc), time.monotonic() - start)
     except Exception as exc:  # noqa: BLE001 - one bad clip must not stop the corpus

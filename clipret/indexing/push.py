@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 
@@ -18,7 +17,8 @@ KEEP_COLLECTIONS = 2  # the serving collection and the one before it (to roll ba
 def latest_trained(settings: Settings, alias: str) -> str:
     """The newest `<alias>_<timestamp>` artifact folder with a manifest."""
     root = settings.models_dir
-    names = sorted(p.name for p in root.glob(f"{alias}_*") if (p / MANIFEST).is_file()) if root.is_dir() else []
+    found = root.glob(f"{alias}_*") if root.is_dir() else []
+    names = sorted(p.name for p in found if (p / MANIFEST).is_file())
     if not names:
         raise IndexNotFound(f"No trained index for '{alias}' in {root}: run `python -m indexer train` first.")
     return names[-1]
@@ -33,7 +33,7 @@ def stored_points(settings: Settings, collection: str):
     with np.load(directory / "embeddings.npz") as arrays:
         clip_ids = [str(c) for c in arrays["clip_ids"]]
         vectors = {name: arrays[name] for name in arrays.files if name != "clip_ids"}
-    for i, (clip_id, payload) in enumerate(zip(clip_ids, payloads)):
+    for i, (clip_id, payload) in enumerate(zip(clip_ids, payloads, strict=True)):
         yield ClipPoint(clip_id, {name: v[i] for name, v in vectors.items()}, payload)
 
 

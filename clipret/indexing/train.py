@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class TrainedIndex:
 
 def new_collection_name(settings: Settings, alias: str) -> str:
     """`<alias>_<UTC timestamp>`; names sort by build time (ClipStore.prune relies on it)."""
-    base = f"{alias}_{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+    base = f"{alias}_{datetime.now(UTC):%Y%m%dT%H%M%S}"
     name, n = base, 1
     while artifact_dir(settings, name).exists():
         name, n = f"{base}_{n}", n + 1
@@ -139,7 +140,7 @@ def _analyse(spaces: dict[str, np.ndarray], options: TrainOptions, timings: dict
 
     n = len(spaces["fused"])
     k_range = range(2, max(3, min(options.max_k + 1, n)))
-    timings["kmeans"], kmeans = _timed(lambda: elbow_kmeans(spaces["fused"], k_range=k_range, seed=options.seed))
+    timings["kmeans"], kmeans = _timed(lambda: elbow_kmeans(spaces["fused"], k_range, seed=options.seed))
     start = time.monotonic()
     maps = {f"map_{m}": xy for m, xy in maps_2d(spaces["fused"], methods=options.map_methods,
                                                  seed=options.seed).items()}
@@ -151,7 +152,6 @@ def _analyse(spaces: dict[str, np.ndarray], options: TrainOptions, timings: dict
 
 def _evaluate(spaces: dict[str, np.ndarray], records: Sequence[ClipRecord]) -> dict[str, Any]:
     from clipret.evaluation import evaluate_spaces
-
     from clipret.indexing.evaluate import ordered
 
     result = evaluate_spaces(spaces, [r.genre for r in records], per_genre=True)
@@ -163,7 +163,7 @@ def clip_payloads(data: TrainingSet, corpus_dir: Path, analysis: dict[str, Any],
     """The Qdrant payload of every clip (DESIGN.md: Qdrant)."""
     labels = analysis["kmeans"].labels
     payloads = []
-    for i, (record, duration) in enumerate(zip(data.records, data.durations)):
+    for i, (record, duration) in enumerate(zip(data.records, data.durations, strict=True)):
         payload = record_payload(record, corpus_dir, profile, duration)
         payload["cluster"] = int(labels[i])
         payload.update({key: [float(x) for x in xy[i]] for key, xy in analysis["maps"].items()})
@@ -193,12 +193,11 @@ def _manifest(name, alias, prof, data, options, models, analysis, evaluation, ti
     return {
         "collection": name, "alias": alias, "profile": prof.name,
         "blocks": [{"name": b.name, "modality": b.modality, "dim": int(b.dim)} for b in prof.blocks],
-        "vector_sizes": sizes, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "vector_sizes": sizes, "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "corpus": str(Path(corpus_dir).resolve()), "n_clips": len(data.records), "genres": genres,
         "skipped": data.skipped,
-        "training": {**asdict(options), "final_loss": losses[-1] if losses else None,
-                     "loss_history": losses, "seconds_per_epoch": timings["autoencoder"] / max(1, options.epochs),
-                     "paper_epochs": 600},
+        "training": {**asdict(options), "final_loss": losses[-1] if losses else None, "loss_history": losses,
+                     "seconds_per_epoch": timings["autoencoder"] / max(1, options.epochs)},
         "pca": {"n_components": pca.dim,
                 "explained_variance": float(np.sum(pca.explained_variance_ratio_))},
         "kmeans": {"k": int(kmeans.k), "inertias": {str(k): float(v) for k, v in kmeans.inertias.items()}},

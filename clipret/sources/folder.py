@@ -66,8 +66,9 @@ def corpus_from_folder(source: str | Path, out_dir: str | Path, copy: bool = Fal
             seen.add(record.clip_id)
             result.records.append(record)
     if not result.records:
+        formats = ", ".join(sorted(MEDIA_SUFFIXES))
         raise CorpusError(f"{source}: no media files found in genre sub-folders "
-                          f"(expected {source}/<genre>/<clip>.mp4; formats: {', '.join(sorted(MEDIA_SUFFIXES))}).")
+                          f"(expected {source}/<genre>/<clip>.mp4; formats: {formats}).")
     write_clips(out_dir, result.records)
     return result
 

@@ -12,6 +12,8 @@ from clipret.share import K_MAX, K_MIN, BaselinesState
 from clipret.ui import views
 
 PREFIX = "baselines"
+RESULT_COLUMNS = {"rank": st.column_config.NumberColumn("#", width="small"),
+                  "same genre": st.column_config.TextColumn("✓", width="small", help="same genre")}
 SPACE_NOTES = {"fused": "autoencoder latent (256-d)", "raw": "standardised features, concatenated",
                "pca": "PCA of raw (256 components)"}
 
@@ -36,4 +38,5 @@ def side_by_side(lists: dict[str, Sequence[SearchResult]], query_genre: str) -> 
             share = views.same_genre_share(results, query_genre)
             precision = f" · {share:.0%} same genre" if share is not None else ""
             st.caption(f"{SPACE_NOTES.get(space, '')}{precision}")
-            st.dataframe(views.results_frame(results, query_genre), hide_index=True, key=f"{PREFIX}.{space}")
+            st.dataframe(views.results_frame(results, query_genre), hide_index=True, key=f"{PREFIX}.{space}",
+                         column_config=RESULT_COLUMNS)

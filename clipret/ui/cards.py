@@ -13,23 +13,26 @@ from clipret.search import SearchResult
 COLUMNS = 3
 
 
-def result_grid(results: Sequence[SearchResult], query_genre: str = "", show_players: bool = True) -> None:
+def result_grid(results: Sequence[SearchResult], query_genre: str = "", show_players: bool = True,
+                link_params: Mapping[str, str] | None = None) -> None:
+    """Cards in rows of COLUMNS; each card's "More like this" keeps `link_params` (k, genres, ranking)."""
     for start in range(0, len(results), COLUMNS):
         row = results[start:start + COLUMNS]
         for rank, (column, result) in enumerate(zip(st.columns(COLUMNS), row, strict=False), start + 1):
             with column:
-                result_card(rank, result, query_genre, show_players)
+                result_card(rank, result, query_genre, show_players, link_params)
 
 
-def result_card(rank: int, result: SearchResult, query_genre: str = "", show_players: bool = True) -> None:
+def result_card(rank: int, result: SearchResult, query_genre: str = "", show_players: bool = True,
+                link_params: Mapping[str, str] | None = None) -> None:
     with st.container(border=True):
         clip_media(result.payload, show_players)
-        mark = " ✅" if query_genre and result.genre == query_genre else ""
+        mark = " ✓" if query_genre and result.genre == query_genre else ""
         st.markdown(f"**{rank}. {result.title}**")
         st.caption(f"{result.genre}{mark} · score {result.score:.3f}")
         similarity_bars(result.modality_scores)
-        st.page_link("pages/1_Search.py", label="More like this", icon="🔎",
-                     query_params={"clip": result.clip_id})
+        st.page_link("pages/1_Search.py", label="More like this", icon=":material/search:",
+                     query_params={**(link_params or {}), "clip": result.clip_id})
 
 
 def similarity_bars(scores: Mapping[str, float | None]) -> None:

@@ -11,6 +11,7 @@ from clipret.share import COLOURS, MapState
 from clipret.ui.views import MAP_LABELS
 
 PREFIX = "map"
+SAMPLES_PER_CLUSTER = 4
 
 
 def widget_values(state: MapState, maps: Sequence[str], genres: Sequence[str]) -> dict[str, Any]:
@@ -39,10 +40,11 @@ def chosen_clip(event) -> str | None:
 def cluster_gallery(clusters: list[dict[str, Any]]) -> None:
     """Per cluster: size, main genre, and its most central clips, each opening its search."""
     for cluster in clusters:
-        st.markdown(f"**Cluster {cluster['cluster']}** · {cluster['n']} clips · "
+        n = cluster["n"]
+        st.markdown(f"**Cluster {cluster['cluster']}** · {n} clip{'s' if n != 1 else ''} · "
                     f"{cluster['genre_share']:.0%} {cluster['genre']}")
-        columns = st.columns(max(1, len(cluster["samples"])))
+        columns = st.columns(SAMPLES_PER_CLUSTER)
         for column, row in zip(columns, cluster["samples"].itertuples(), strict=False):
             with column:
-                st.page_link("pages/1_Search.py", label=f"{row.title} ({row.genre})", icon="🔎",
-                             query_params={"clip": row.clip_id})
+                st.page_link("pages/1_Search.py", label=f"{row.title} · {row.genre}",
+                             icon=":material/search:", query_params={"clip": row.clip_id})

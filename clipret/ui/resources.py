@@ -38,7 +38,7 @@ def shared_store(s: Settings):
     return _store(store_settings(s))
 
 
-@st.cache_resource(show_spinner="Opening the index…")
+@st.cache_resource(show_spinner="Opening the index…", max_entries=4)
 def _engine(settings: Settings, collection: str) -> SearchEngine:
     # One engine per built collection: after an alias swap the next run gets the new one.
     return SearchEngine(settings, store=shared_store(settings), collection=collection)
@@ -68,7 +68,12 @@ def no_index_message(s: Settings) -> None:
                "the other sources (a folder of videos, YouTube playlists).")
 
 
+def clip_payloads(engine: SearchEngine) -> list[dict[str, Any]]:
+    """Every clip's payload of the engine's collection, in clip-id order (cached per store and build)."""
+    s = engine.settings
+    return _payloads(engine, str(s.data_dir), s.qdrant_url or "", engine.collection)
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
-def clip_payloads(_engine: SearchEngine, collection: str) -> list[dict[str, Any]]:
-    """Every clip's payload of `collection` (the argument keys the cache), in clip-id order."""
-    return _engine.clips()
+def _payloads(_engine: SearchEngine, data_dir: str, qdrant_url: str, collection: str) -> list[dict[str, Any]]:
+    return _engine.clips()  # the other arguments are the cache key

@@ -10,8 +10,15 @@ from typing import Any
 
 import streamlit as st
 
-from clipret.errors import ClipretError, DownloadError, MediaError, ModelUnavailable, UnsupportedURL
-from clipret.search import ClipNotFound, QueryClip, SearchEngine
+from clipret.errors import (
+    ClipNotFound,
+    ClipretError,
+    DownloadError,
+    MediaError,
+    ModelUnavailable,
+    UnsupportedURL,
+)
+from clipret.search import QueryClip, SearchEngine
 from clipret.share import K_MAX, K_MIN, SPACES, SearchState
 
 PREFIX = "search"
@@ -104,11 +111,16 @@ def query_with_status(key: tuple[str, str], label: str, make: Callable[[Callable
     cache = _query_cache()
     if key in cache:
         return cache[key]
+    failed = st.session_state.setdefault(f"{PREFIX}._failed", {})
+    if key in failed:  # don't download again on every widget change; a new URL or upload retries
+        show_failure(failed[key])
+        return None
     with st.status(label, expanded=True) as status:
         try:
             query = make(status.write)
         except ClipretError as exc:
             status.update(label=failure_label(exc), state="error", expanded=False)
+            failed[key] = exc
             show_failure(exc)
             return None
         status.update(label=f"Embedded “{query.title}”", state="complete", expanded=False)
@@ -142,6 +154,15 @@ def _embed_upload(engine: SearchEngine, name: str, data: bytes, step) -> QueryCl
         path = Path(tmp) / ("upload" + Path(name).suffix.lower())
         path.write_bytes(data)
         return engine.query_from_file(path, title=name, on_step=step, source="file")
+
+
+def run_search(engine: SearchEngine, query: QueryClip, state: SearchState) -> list:
+    """The results for `state`; a failure is shown (and means no results)."""
+    try:
+        return engine.search(query, state.k, state.genres, state.space, state.weights_dict or None)
+    except ClipretError as exc:
+        show_failure(exc)
+        return []
 
 
 def query_summary(query: QueryClip, show_player: bool) -> None:

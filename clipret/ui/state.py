@@ -17,10 +17,14 @@ def state_from_url(cls: type[State], prefix: str, widget_values: Callable[[State
     opened), the widgets `prefix.<name>` are set from it before they are drawn."""
     state = cls.from_params(st.query_params.to_dict())
     synced = f"{prefix}._synced"
-    if st.session_state.get(synced) != state:
-        for name, value in widget_values(state).items():
-            st.session_state[f"{prefix}.{name}"] = value
-        st.session_state[synced] = state
+    fresh = st.session_state.get(synced) != state
+    for name, value in widget_values(state).items():
+        key = f"{prefix}.{name}"
+        # A widget not drawn on the last run (another page, a hidden input) lost its value: the URL
+        # still has it. Otherwise keep what the user just set, which the URL shows only after this run.
+        if fresh or key not in st.session_state:
+            st.session_state[key] = value
+    st.session_state[synced] = state
     return state
 
 
@@ -30,16 +34,16 @@ def widget(prefix: str, name: str, default: Any = None) -> Any:
 
 def publish(state, prefix: str) -> None:
     """Write `state` into the URL (only what differs from the defaults), so the address bar is the link."""
-    params = state.to_params()
-    if params != st.query_params.to_dict():
-        st.query_params.from_dict(params)
+    # Sent on every run, even when unchanged: after an in-app link (st.page_link with query_params)
+    # to the page already shown, the script gets the new parameters but the address bar keeps the old.
+    st.query_params.from_dict(state.to_params())
     st.session_state[f"{prefix}._synced"] = state
 
 
 def share_box(page: str, state, public_url: str | None, note: str = "") -> str:
     """An expander with the link that reopens this view; returns the link."""
     link = share_link(public_url or _browser_base(), page, state.to_params())
-    with st.expander("🔗 Share this view"):
+    with st.expander("Share this view", icon=":material/link:"):
         st.code(link, language=None)
         st.caption(note or "Anyone who opens this link sees the same view of this index.")
     return link

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from clipret.search import SearchResult
-from clipret.share import MAPS, SPACES
+from clipret.share import MAPS, MODALITIES, SPACES
 
 MAP_LABELS = {
     "umap": "UMAP of the fused space",
@@ -68,10 +68,10 @@ def _cluster_order(label: str):
 
 def results_frame(results: Sequence[SearchResult], query_genre: str = "") -> pd.DataFrame:
     """Ranked results as a table; `same genre` marks hits that share the query's genre."""
-    rows = [{"rank": i + 1, "title": r.title, "genre": r.genre, "score": round(r.score, 3),
-             "same genre": "✅" if query_genre and r.genre == query_genre else "—"}
+    rows = [{"rank": i + 1, "same genre": "✓" if query_genre and r.genre == query_genre else "—",
+             "title": r.title, "genre": r.genre, "score": round(r.score, 3)}
             for i, r in enumerate(results)]
-    return pd.DataFrame(rows, columns=["rank", "title", "genre", "score", "same genre"])
+    return pd.DataFrame(rows, columns=["rank", "same genre", "title", "genre", "score"])
 
 
 def same_genre_share(results: Sequence[SearchResult], query_genre: str) -> float | None:
@@ -84,8 +84,8 @@ def same_genre_share(results: Sequence[SearchResult], query_genre: str) -> float
 def evaluation_frame(evaluation: Mapping[str, Any]) -> pd.DataFrame:
     """Spaces (fused, raw, pca, then modalities, then random) × metrics, from manifest["evaluation"]."""
     spaces = evaluation.get("spaces", {})
-    others = sorted(s for s in spaces if s not in SPACES and s != "random")  # the modalities
-    order = [s for s in SPACES if s in spaces] + others
+    known = [s for s in (*SPACES, *MODALITIES) if s in spaces]
+    order = known + sorted(s for s in spaces if s not in known and s != "random")
     order += ["random"] if "random" in spaces else []
     rows = [{"space": s, **{m: spaces[s].get(m) for m in METRICS}} for s in order]
     return pd.DataFrame(rows, columns=["space", *METRICS]).set_index("space")

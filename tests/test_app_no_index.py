@@ -1,0 +1,30 @@
+"""The app (AppTest) with nothing to serve: every page says how to build an index; an unreachable store
+is one sentence, not a stack trace."""
+
+import socket
+
+import pytest
+from _app_index import PAGES, open_page, texts, use_data_dir
+
+from clipret.ui.resources import BUILD_COMMAND
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_without_an_index_says_how_to_build_one(page, tmp_path, monkeypatch):
+    use_data_dir(monkeypatch, tmp_path)
+    at = open_page(None if page == PAGES[0] else page)
+    assert not at.exception and not at.error
+    assert any("no index" in t for t in texts(at.info))
+    assert BUILD_COMMAND in [c.value for c in at.code]
+
+
+def test_an_unreachable_store_is_one_clear_sentence(tmp_path, monkeypatch):
+    use_data_dir(monkeypatch, tmp_path)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("QDRANT_URL", f"http://127.0.0.1:{port}")
+    at = open_page("pages/4_Index.py")
+    assert not at.exception
+    assert texts(at.error) == [f"The Qdrant server at http://127.0.0.1:{port} cannot be reached: check "
+                               "QDRANT_URL and that the server is running."]

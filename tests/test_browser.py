@@ -1,0 +1,161 @@
+"""The app in a real browser: Debian's Chromium driven by Playwright opens a share link, sees the
+expected results, and photographs every page into artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from _app_index import tiny_index
+
+from clipret.config import Settings
+from clipret.search import SearchEngine
+from clipret.ui.resources import shared_store
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM = shutil.which("chromium")  # Debian's: `playwright install` cannot download browsers here
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed: "
+                                 "apt-get install -y chromium")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(base: str, server: subprocess.Popen, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {server.returncode}: {server.stdout.read()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not become healthy at {base} within {timeout_s:g} s")
+
+
+@pytest.fixture(scope="module")
+def index_dir():
+    return tiny_index()
+
+
+@pytest.fixture(scope="module")
+def server(index_dir, tmp_path_factory):
+    """`streamlit run app.py` on a free port, over a copy of the index (the embedded store admits one
+    process, and this test process may hold the original)."""
+    data_dir = tmp_path_factory.mktemp("browser-data")
+    shutil.copytree(index_dir, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".lock"))
+    port = _free_port()
+    env = {**os.environ, "CLIPRET_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    for name in ("CLIPRET_COLLECTION", "QDRANT_URL", "CLIPRET_PUBLIC_URL"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base, process)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def expected(index_dir):
+    """A query clip and its top 4 (fused), computed by the library on the original index."""
+    settings = Settings(data_dir=index_dir)
+    engine = SearchEngine(settings, store=shared_store(settings))
+    query = engine.clips()[0]
+    return query, [r.title for r in engine.search_by_clip(query["clip_id"], k=4)]
+
+
+def _open(page, url: str, text: str, timeout_ms: int = 60_000) -> None:
+    page.goto(url)
+    page.get_by_text(text, exact=False).first.wait_for(timeout=timeout_ms)
+
+
+def _shoot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    # Tables and charts show skeletons until their code has loaded; then give them a moment to draw.
+    page.wait_for_function("!document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=30_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_a_share_link_opens_the_same_results_and_every_page_renders(server, browser, expected):
+    query, titles = expected
+    # Tall: Streamlit scrolls an inner container, so a full-page shot sees only the viewport.
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    link = f"{server}/?clip={query['clip_id']}&k=4"
+    _open(page, link, f"Query: {query['title']}")
+    for rank, title in enumerate(titles, 1):
+        page.get_by_text(f"{rank}. {title}", exact=True).wait_for(timeout=30_000)
+    page.get_by_text("Share this view").click()
+    page.get_by_text(link, exact=True).wait_for(timeout=10_000)  # the share box shows this very link
+    shots = [_shoot(page, "1_search")]
+
+    _open(page, f"{server}/map?color=cluster", "Clips per cluster")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    shots.append(_shoot(page, "2_latent_map"))
+    _open(page, f"{server}/baselines?clip={query['clip_id']}&k=5", "Evaluation")
+    shots.append(_shoot(page, "3_baselines"))
+    _open(page, f"{server}/index", "Clips per genre")
+    shots.append(_shoot(page, "4_index"))
+    assert all(p.stat().st_size > 10_000 for p in shots)
+    page.close()
+
+
+def test_more_like_this_follows_a_result(server, browser, expected):
+    query, titles = expected
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _open(page, f"{server}/?clip={query['clip_id']}&k=4", f"1. {titles[0]}")
+    page.get_by_text("More like this").first.click()
+    page.get_by_text(f"Query: {titles[0]}").wait_for(timeout=30_000)
+    address = page.evaluate("window.location.href")  # page.url misses history.replaceState
+    assert "clip=" in address and query["clip_id"] not in address
+    page.close()
+
+
+def test_choosing_a_point_on_the_map_opens_its_search(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    _open(page, f"{server}/map?map=pca", "Clips per cluster")
+    point = page.locator(".js-plotly-plot").first.locator(".scatterlayer .point").first
+    point.wait_for(timeout=30_000)
+    box = point.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.get_by_text("Query:").first.wait_for(timeout=30_000)
+    assert "/?clip=" in page.evaluate("window.location.href")
+    page.close()
