@@ -99,7 +99,6 @@ def cmd_ensure_demo(args, settings):
         print(f"'{settings.collection}' serves {serving}: nothing to build.")
         return 0
     print(f"No index serving '{settings.collection}': building the demo index (once).")
-    args.source, args.path = "demo", None
     return cmd_build(args, settings)
 
 
@@ -179,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     _training_options(p)
     _workers(p)
     p = command("ensure-demo", cmd_ensure_demo, "build the demo index only when nothing is serving")
+    p.set_defaults(source="demo", path=None)
     _demo_options(p, DEMO_PER_GENRE, DEMO_SECONDS)
     _training_options(p)
     _workers(p)
@@ -214,10 +214,11 @@ def _demo_options(p, per_genre: int, seconds: float) -> None:
 
 
 def _training_options(p) -> None:
-    from clipret.indexing.train import DEFAULT_EPOCHS, DEFAULT_MODALITY_DROPOUT
+    from clipret.indexing.train import DEFAULT_EPOCHS, DEFAULT_MODALITY_DROPOUT, DEMO_EPOCHS
 
-    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
-                   help=f"autoencoder epochs (default {DEFAULT_EPOCHS}; the paper's 600)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"autoencoder epochs (default: {DEMO_EPOCHS} for the demo corpus, else the paper's "
+                        f"{DEFAULT_EPOCHS})")
     p.add_argument("--modality-dropout", type=float, default=DEFAULT_MODALITY_DROPOUT,
                    help=f"probability of blanking one block of a sample (default {DEFAULT_MODALITY_DROPOUT})")
 
@@ -230,9 +231,15 @@ def _workers(p) -> None:
 
 
 def _train_options(args):
+    from clipret.indexing.build import default_epochs
     from clipret.indexing.train import TrainOptions
 
-    return TrainOptions(epochs=args.epochs, seed=args.seed, modality_dropout=args.modality_dropout)
+    if args.epochs is not None:
+        epochs, reason = args.epochs, "--epochs"
+    else:
+        epochs, reason = default_epochs(getattr(args, "source", None))
+    return TrainOptions(epochs=epochs, seed=args.seed, modality_dropout=args.modality_dropout,
+                        epochs_reason=reason)
 
 
 def _settings(args) -> Settings:

@@ -1,13 +1,15 @@
 """A battery of hostile inputs: URLs through the URL guard, files through clipret.media.decode.
 
 Each must be refused with the exact error class and a message naming the cause; nothing may be
-fetched from the network or another file, and the test process must live on.
+fetched from the network or another file, the test process must live on, and files refused by
+`indexer add` or a search leave the index as it was.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import shutil
 import socket
 import struct
 import time
@@ -18,9 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from clipret.config import Settings
 from clipret.encode import write_clip
 from clipret.errors import MediaError, UnsupportedURL
 from clipret.media import decode
+from clipret.store import ClipStore
 from clipret.urls import MAX_URL_LENGTH, validate_youtube_url
 
 GOOD_ID = "dQw4w9WgXcQ"
@@ -269,3 +273,95 @@ def test_relative_path_with_a_colon_is_a_file(tmp_path, good_clip, monkeypatch):
 def test_decoding_still_works_after_the_battery(good_clip):
     clip = decode(good_clip, n_segments=2)
     assert clip.has_audio and clip.frames.shape[0] == 2
+
+
+# --- hostile files at the index: refused, and the index is left exactly as it was ----------------
+
+INDEX_BATTERY = ("zero bytes", "random bytes", "text file", "truncated mp4")
+
+
+@pytest.fixture(scope="module")
+def index_copy(tmp_path_factory):
+    """A private copy of the session's tiny index (9 genres × 2 clips × 3 s)."""
+    from _app_index import tiny_index
+
+    data = tmp_path_factory.mktemp("index") / "data"
+    shutil.copytree(tiny_index(), data, symlinks=True)
+    return Settings(data_dir=data)
+
+
+def index_state(settings: Settings) -> tuple:
+    """Serving collection, its point count and every payload, all collections, artifact file stamps."""
+    with ClipStore(settings) as store:
+        serving = store.serving_collection("clips")
+        state = (serving, store.count("clips"), store.all_payloads("clips"), store.collections())
+    artifacts = settings.models_dir / serving
+    stamps = {str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(artifacts.rglob("*"))}
+    return (*state, stamps)
+
+
+@pytest.mark.slow
+def test_hostile_files_leave_the_index_unchanged(index_copy, tmp_path, good_clip, capsys):
+    from clipret.indexing.add import add_clip
+    from clipret.search import SearchEngine
+    from indexer.cli import main
+
+    before = index_state(index_copy)
+    files = {name: HOSTILE_FILES[name][0](tmp_path, good_clip) for name in INDEX_BATTERY}
+    pid = os.getpid()
+    with ClipStore(index_copy) as store:  # `indexer add`'s code path, in this process
+        for name, path in files.items():
+            with pytest.raises(MediaError, match=HOSTILE_FILES[name][1]) as info:
+                add_clip(store, index_copy, str(path), genre="pop")
+            assert type(info.value) is MediaError
+    engine = SearchEngine(index_copy, store=ClipStore(index_copy, replica=True))  # the app's code path
+    for name, path in files.items():
+        with pytest.raises(MediaError, match=HOSTILE_FILES[name][1]) as info:
+            engine.search_by_file(path, k=3)
+        assert type(info.value) is MediaError
+    engine.store.close()
+    capsys.readouterr()
+    assert main(["--data-dir", str(index_copy.data_dir), "--quiet", "add", str(files["random bytes"])]) == 1
+    assert capsys.readouterr().err.startswith("error: ")  # the CLI's one line, no traceback
+    assert os.getpid() == pid
+    assert index_state(index_copy) == before
+    assert not (index_copy.corpora_dir / "added" / "clips.jsonl").exists()  # no record of a refused clip
+
+
+# --- uploads: a size limit in code, the same as Streamlit's ---------------------------------------
+
+def test_upload_limit_in_code_matches_streamlit_config():
+    import tomllib
+
+    from clipret.ui.search_ui import MAX_UPLOAD_MB
+
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == MAX_UPLOAD_MB
+
+
+def test_an_upload_over_the_limit_is_one_sentence():
+    from clipret.ui.search_ui import MAX_UPLOAD_MB, upload_too_large
+
+    limit = MAX_UPLOAD_MB * 1024 * 1024
+    assert upload_too_large("song.mp4", limit) is None
+    assert upload_too_large("song.mp4", limit + 1) == (
+        f"**The file is too large.** song.mp4 is {MAX_UPLOAD_MB:.1f} MB and uploads are limited to "
+        f"{MAX_UPLOAD_MB} MB: upload a shorter clip, or paste its YouTube URL.")
+
+
+@pytest.mark.slow
+def test_the_search_page_refuses_an_oversized_upload_before_decoding_it(monkeypatch):
+    from _app_index import open_page, tiny_index, use_data_dir
+
+    import clipret.ui.search_ui as search_ui
+
+    use_data_dir(monkeypatch, tiny_index())
+    monkeypatch.setattr(search_ui, "MAX_UPLOAD_MB", 0.001)  # 1 KB, so a small upload is over it
+    at = open_page()
+    at.radio(key="search.source").set_value("Upload a file").run()
+    at.file_uploader(key="search.upload").upload("big.mp4", b"\0" * 4096, "video/mp4")
+    at.run(timeout=120)
+    assert not at.exception and not at.status  # refused before any decoding step
+    assert [e.value for e in at.error] == [
+        "**The file is too large.** big.mp4 is 0.0 MB and uploads are limited to 0.001 MB: upload a "
+        "shorter clip, or paste its YouTube URL."]

@@ -127,6 +127,25 @@ def test_cli_global_options_before_or_after_the_command(tmp_path, monkeypatch):
     assert (_settings(args).data_dir, _settings(args).collection) == (tmp_path / "b", "x")
 
 
+def test_cli_default_epochs_demo_versus_real_corpora():
+    from clipret.indexing.train import DEFAULT_MODALITY_DROPOUT, DEMO_EPOCHS, PAPER_EPOCHS
+    from indexer.cli import _train_options
+
+    parser = build_parser()
+
+    def options(*argv):
+        args = parser.parse_args(list(argv))
+        _settings(args)
+        return _train_options(args)
+
+    assert options("build").epochs == DEMO_EPOCHS and options("ensure-demo").epochs == DEMO_EPOCHS
+    assert options("build", "--from", "folder", "--path", "x").epochs == PAPER_EPOCHS == 600
+    assert options("train", "--corpus", "c").epochs == PAPER_EPOCHS
+    paper = options("build", "--epochs", "600", "--modality-dropout", "0")
+    assert (paper.epochs, paper.modality_dropout, paper.epochs_reason) == (600, 0.0, "--epochs")
+    assert options("build").modality_dropout == DEFAULT_MODALITY_DROPOUT
+
+
 def test_cli_reports_a_missing_index_in_one_line(tmp_path, capsys):
     from indexer.cli import main
 

@@ -37,10 +37,13 @@ def _load_embedded_tests():
 
 
 _embedded = _load_embedded_tests()
-# About the embedded store only: its folder lock, and connecting with no server at all.
+# About the embedded store only: its folder lock, the app's in-memory replica of the folder (a server
+# needs none: replica=True is ignored there), and connecting with no server at all. A new embedded-only
+# test in test_store.py goes here too (or is named test_replica_*).
 EMBEDDED_ONLY = {"test_second_client_waits_for_the_lock", "test_unreachable_server_is_one_sentence"}
 for _name, _obj in vars(_embedded).items():
-    if _name.startswith("test_") and callable(_obj) and _name not in EMBEDDED_ONLY:
+    if (_name.startswith("test_") and callable(_obj) and _name not in EMBEDDED_ONLY
+            and not _name.startswith("test_replica")):
         globals()[_name] = _obj  # collected here too; its `settings` fixture is the server one below
 store = _embedded.store  # the same fixture, fed by this module's `settings`
 points, unit = _embedded.points, _embedded.unit
@@ -103,3 +106,13 @@ def test_wrong_api_key_is_one_sentence(tmp_path):
         pytest.skip("QDRANT_API_KEY is not set: a server without a key accepts any")
     with pytest.raises(StoreUnavailable, match="refused the API key"):
         ClipStore(Settings(data_dir=tmp_path, qdrant_url=URL, qdrant_api_key=KEY + "-wrong"))
+
+
+def test_app_replica_is_the_server_itself(settings):
+    # The app opens replica=True; against a server that is a plain client that sees writes at once.
+    with ClipStore(settings) as writer, ClipStore(settings, replica=True) as app:
+        assert app.replica is False
+        writer.create_collection("clips_20260101T000000", {"fused": 3, "audio": 3})
+        writer.upsert("clips_20260101T000000", points())
+        writer.swap_alias("clips", "clips_20260101T000000")
+        assert app.count("clips") == 3

@@ -36,6 +36,10 @@ FAILURES = [  # the first matching class names the failure; the exception's text
     (ClipretError, "The search failed"),
 ]
 _CACHED_QUERIES = 64
+# The largest upload, in MB: the same as server.maxUploadSize in .streamlit/config.toml (a test keeps
+# them equal). Streamlit enforces that in the browser; this check holds on the server whatever the
+# client sends, before the bytes are written to disk or decoded.
+MAX_UPLOAD_MB = 200
 
 
 def widget_values(state: SearchState, clip_ids: Sequence[str], genres: Sequence[str],
@@ -91,6 +95,14 @@ def query_input(labels: dict[str, str]) -> tuple[str, Any]:
     return "upload", upload
 
 
+def upload_too_large(name: str, size_bytes: int, limit_mb: float = MAX_UPLOAD_MB) -> str | None:
+    """One sentence when an upload is over the limit, else None."""
+    if size_bytes <= limit_mb * 1024 * 1024:
+        return None
+    return (f"**The file is too large.** {name} is {size_bytes / 1024**2:.1f} MB and uploads are limited to "
+            f"{limit_mb:g} MB: upload a shorter clip, or paste its YouTube URL.")
+
+
 def failure_label(exc: ClipretError) -> str:
     return next(label for cls, label in FAILURES if isinstance(exc, cls))
 
@@ -143,6 +155,10 @@ def resolve_query(engine: SearchEngine, kind: str, value: Any) -> QueryClip | No
     if kind == "url":
         return query_with_status((engine.collection, value), "Fetching the video…",
                                  lambda step: engine.query_from_url(value, on_step=step))
+    too_large = upload_too_large(value.name, value.size, MAX_UPLOAD_MB)
+    if too_large:
+        st.error(too_large)
+        return None
     data = value.getvalue()
     key = (engine.collection, hashlib.sha256(data).hexdigest())
     return query_with_status(key, f"Reading {value.name}…", lambda step: _embed_upload(engine, value.name,
