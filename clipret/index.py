@@ -19,7 +19,6 @@ from clipret.config import Settings
 from clipret.errors import ClipretError, IndexNotFound
 
 MANIFEST = "manifest.json"
-VECTOR_NAMES = ("fused", "raw", "pca")  # + one per modality of the profile
 
 
 def artifact_dir(settings: Settings, collection: str) -> Path:

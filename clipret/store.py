@@ -12,6 +12,7 @@ rule that keeps the app and the indexer out of each other's way:
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -59,6 +60,7 @@ class ClipStore:
         self.replica = replica and not settings.qdrant_url  # a server needs no replica
         self._client = None if self.replica else _connect(settings, lock_timeout_s)
         self._fingerprint: tuple | None = None
+        self._refresh_lock = threading.Lock()
         if self.replica:
             self._refresh_replica()
 
@@ -66,23 +68,29 @@ class ClipStore:
     def client(self):
         """The qdrant-client to use now; a replica is first brought up to date with the disk."""
         if self.replica and _folder_fingerprint(self.settings.qdrant_path) != self._fingerprint:
-            self._refresh_replica()
+            # Sessions share the store: one thread refreshes, the others read the complete copy meanwhile.
+            if self._refresh_lock.acquire(blocking=False):
+                try:
+                    self._refresh_replica()
+                finally:
+                    self._refresh_lock.release()
         return self._client
 
     def _refresh_replica(self) -> None:
         fingerprint = _folder_fingerprint(self.settings.qdrant_path)
         try:
-            disk = _connect(self.settings, self.lock_timeout_s)
+            # With a copy in hand, do not wait for a writer: serve the copy and try again next time.
+            disk = _connect(self.settings, self.lock_timeout_s if self._client is None else 0.0)
         except StoreUnavailable:
             if self._client is None:
                 raise
             return  # a writer holds the folder: keep serving the complete copy we have
         try:
-            memory = _copy_serving_collections(disk)
+            held = self._client.get_collections().collections if self._client is not None else []
+            memory = _copy_serving_collections(disk, keep={c.name for c in held})
         finally:
             disk.close()
-        if self._client is not None:
-            self._client.close()
+        # The old copy is not closed: another session's thread may be reading it (GC frees it).
         self._client, self._fingerprint = memory, fingerprint
 
     def _check_writable(self) -> None:
@@ -256,13 +264,15 @@ def _folder_fingerprint(folder) -> tuple:
     return tuple(stamps)
 
 
-def _copy_serving_collections(disk):
-    """An in-memory Qdrant holding the collections that aliases point at, with those aliases."""
+def _copy_serving_collections(disk, keep: set[str] = frozenset()):
+    """An in-memory Qdrant holding the collections that aliases point at, with those aliases, and
+    the collections in `keep` still on disk (a search begun before an alias swap ends on the old one)."""
     from qdrant_client import QdrantClient, models
 
     memory = QdrantClient(location=":memory:")
     aliases = disk.get_aliases().aliases
-    for name in sorted({a.collection_name for a in aliases}):
+    on_disk = {c.name for c in disk.get_collections().collections}
+    for name in sorted({a.collection_name for a in aliases} | (set(keep) & on_disk)):
         memory.create_collection(name, vectors_config=disk.get_collection(name).config.params.vectors)
         offset = None
         while True:

@@ -65,6 +65,9 @@ def test_two_sessions_search_through_an_add_and_an_alias_swap(tmp_path, tone_cli
                 errors.append(traceback.format_exc())
             time.sleep(PAGE_RUN_GAP_S)
 
+    # A page run that resolved the alias before the swap and searches after it (an upload's embedding
+    # takes seconds) must still get the complete collection it began with.
+    begun_before_swap = SearchEngine(settings, store=shared, collection=shared.resolve(ALIAS))
     sessions = [threading.Thread(target=session, args=(i,), daemon=True) for i in range(2)]
     for t in sessions:
         t.start()
@@ -88,6 +91,8 @@ def test_two_sessions_search_through_an_add_and_an_alias_swap(tmp_path, tone_cli
     complete = {old: {old_ids, old_ids | {added}}, new: {new_ids, new_ids | {added}}}
     for collection, ids, _ in seen:
         assert ids in complete[collection], f"a result set from {collection} is no complete collection"
+    late = begun_before_swap.search_by_clip(queries[0], k=50)
+    assert frozenset(r.clip_id for r in late) | {queries[0]} in complete[old]
     collections = {c for c, _, _ in seen}
     assert collections == {old, new} and searched_during > 0  # the swap happened while they searched
     assert seen[-1][0] == new

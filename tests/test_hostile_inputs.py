@@ -325,7 +325,9 @@ def test_hostile_files_leave_the_index_unchanged(index_copy, tmp_path, good_clip
     assert capsys.readouterr().err.startswith("error: ")  # the CLI's one line, no traceback
     assert os.getpid() == pid
     assert index_state(index_copy) == before
-    assert not (index_copy.corpora_dir / "added" / "clips.jsonl").exists()  # no record of a refused clip
+    added = index_copy.corpora_dir / "added"
+    assert not (added / "clips.jsonl").exists()  # no record of a refused clip…
+    assert not (added / "media").is_dir() or not any((added / "media").iterdir())  # …and no copy of it
 
 
 # --- uploads: a size limit in code, the same as Streamlit's ---------------------------------------

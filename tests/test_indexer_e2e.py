@@ -170,3 +170,9 @@ def test_add_file_is_its_own_nearest_neighbour(built, tone_clip, capsys):
     assert run_cli(settings, "add", "https://example.com/video.mp4") == 1
     assert "error:" in capsys.readouterr().err
     assert run_cli(settings, "add", str(tone_clip) + ".missing") == 1
+    corrupt = tone_clip.with_name("corrupt.mp4")
+    corrupt.write_bytes(tone_clip.read_bytes()[:300])  # truncated: the decoder fails on it
+    assert run_cli(settings, "add", str(corrupt)) == 1
+    assert "corrupt.mp4" in capsys.readouterr().err
+    media = sorted(p.name for p in (settings.corpora_dir / "added" / "media").iterdir())
+    assert media == [f"{clip_id}.mp4"]  # the failed clip left nothing behind

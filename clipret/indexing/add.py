@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,49 +33,53 @@ class AddedClip:
 def add_clip(store, settings: Settings, source: str, *, genre: str = "", title: str = "",
              lyrics_file: str | Path | None = None, alias: str | None = None) -> AddedClip:
     """Embed `source` (a media file or a YouTube URL) and upsert it into the serving collection."""
+    from clipret.store import ClipPoint
+
     collection = store.resolve(alias or settings.collection)
     index = LoadedIndex.load(settings, collection, store=store)
     corpus_dir = settings.corpora_dir / ADDED_CORPUS
-    record = _fetch(source, corpus_dir, genre or "unknown", title)
-    if lyrics_file is not None:
-        record = _with(record, lyrics=read_lyrics_file(lyrics_file))
-    features, duration = index.extract_file(record.media_path(corpus_dir), record.lyrics)
+    record, media = _fetch(source, corpus_dir, genre or "unknown", title)
+    try:
+        if lyrics_file is not None:
+            record = replace(record, lyrics=read_lyrics_file(lyrics_file))
+        features, duration = index.extract_file(media, record.lyrics)
+    except BaseException:
+        _forget_download(corpus_dir, record, media)  # a clip that cannot be added leaves nothing behind
+        raise
     vectors = {name: v[0] for name, v in index.embed([features]).items()}  # name → (d,)
     payload = record_payload(record, corpus_dir, index.profile.name, duration)
     payload["cluster"] = int(index.cluster(vectors["fused"])[0])
     payload.update(_map_position(store, collection, vectors["fused"], record.clip_id))
     payload["added_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
-
-    from clipret.store import ClipPoint
-
+    if not _same_file(media, record.media_path(corpus_dir)):  # a local file: keep a copy the app can play
+        record.media_path(corpus_dir).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(media, record.media_path(corpus_dir))
     store.upsert(collection, [ClipPoint(record.clip_id, vectors, payload)])
     _remember(corpus_dir, record)
     _note_in_manifest(index, record.clip_id, payload["added_utc"])
     return AddedClip(record.clip_id, collection, record.title, record.genre)
 
 
-def _fetch(source: str, corpus_dir: Path, genre: str, title: str) -> ClipRecord:
-    """A ClipRecord whose media sit in corpus_dir/media/ (downloaded or copied there)."""
+def _fetch(source: str, corpus_dir: Path, genre: str, title: str) -> tuple[ClipRecord, Path]:
+    """(the clip's record, its media file to extract): a URL is downloaded into corpus_dir/media/;
+    a local file is read where it is and copied there once it has been embedded."""
     media_dir = corpus_dir / "media"
     if _looks_like_url(source):
         from clipret.download import download_video
 
         video = download_video(source, media_dir)  # UnsupportedURL / DownloadError with a reason
-        record = video.record(genre)
+        record, media = video.record(genre), Path(video.path)
+        record = replace(record, path=str(media.resolve().relative_to(corpus_dir.resolve())))
     else:
-        path = Path(source)
-        if not path.is_file():
+        media = Path(source)
+        if not media.is_file():
             raise MediaError(f"{source}: no such file. Give a media file or a YouTube URL.")
-        with open(path, "rb") as f:
+        with open(media, "rb") as f:
             digest = hashlib.file_digest(f, "sha1").hexdigest()[:8]
-        clip_id = f"file-{slug(path.stem)[:60]}-{digest}"
-        target = media_dir / f"{clip_id}{path.suffix.lower()}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-        record = ClipRecord(clip_id=clip_id, title=path.stem.replace("_", " "), genre=genre,
-                            path=str(target), lyrics=lyrics_beside(path))
-    record = _with(record, path=str(Path(record.path).resolve().relative_to(corpus_dir.resolve())))
-    return _with(record, title=title) if title else record
+        clip_id = f"file-{slug(media.stem)[:60]}-{digest}"
+        record = ClipRecord(clip_id=clip_id, title=media.stem.replace("_", " "), genre=genre,
+                            path=f"media/{clip_id}{media.suffix.lower()}", lyrics=lyrics_beside(media))
+    return (replace(record, title=title) if title else record), media
 
 
 def _looks_like_url(source: str) -> bool:
@@ -90,6 +94,20 @@ def _map_position(store, collection: str, fused: np.ndarray, clip_id: str) -> di
             for k in sorted(keys)}
 
 
+def _forget_download(corpus_dir: Path, record: ClipRecord, media: Path) -> None:
+    """Delete a downloaded file that did not make it into the index (never a user's own file)."""
+    if not _same_file(media, record.media_path(corpus_dir)):
+        return
+    known = (corpus_dir / "clips.jsonl").is_file() and any(
+        r.clip_id == record.clip_id for r in read_clips(corpus_dir))
+    if not known:
+        media.unlink(missing_ok=True)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
 def _remember(corpus_dir: Path, record: ClipRecord) -> None:
     """Keep the clip in corpora/added/clips.jsonl, so a rebuild can include it."""
     records = read_clips(corpus_dir) if (corpus_dir / "clips.jsonl").is_file() else []
@@ -101,9 +119,3 @@ def _note_in_manifest(index: LoadedIndex, clip_id: str, when: str) -> None:
     manifest["added"] = [a for a in manifest.get("added", []) if a.get("clip_id") != clip_id]
     manifest["added"].append({"clip_id": clip_id, "added_utc": when})
     write_json_atomic(index.directory / MANIFEST, manifest)
-
-
-def _with(record: ClipRecord, **changes) -> ClipRecord:
-    from dataclasses import replace
-
-    return replace(record, **changes)

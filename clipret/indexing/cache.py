@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ def cached_key(path: Path) -> str | None:
     try:
         with np.load(path) as data:
             return str(data["key"])
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # missing, empty or truncated
         return None
 
 

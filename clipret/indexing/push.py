@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 
 from clipret.config import Settings
-from clipret.errors import IndexNotFound
+from clipret.errors import ClipretError, IndexNotFound
 from clipret.index import MANIFEST, artifact_dir, read_manifest
 
 KEEP_COLLECTIONS = 2  # the serving collection and the one before it (to roll back by hand)
@@ -49,6 +49,10 @@ def push_index(store, settings: Settings, collection: str | None = None, alias: 
     alias = alias or settings.collection
     collection = collection or latest_trained(settings, alias)
     manifest = read_manifest(settings, collection)
+    if collection in store.collections():  # a killed push's leftover: never served, so refill it
+        if store.serving_collection(alias) == collection:
+            raise ClipretError(f"'{alias}' already serves {collection}.")
+        store.delete_collection(collection)
     store.create_collection(collection, manifest["vector_sizes"])
     try:
         points = tqdm(stored_points(settings, collection), total=manifest["n_clips"], desc="push",
