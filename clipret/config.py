@@ -56,6 +56,20 @@ class Settings:
     def models_dir(self) -> Path:
         return self.data_dir / "models"  # <collection>/manifest.json + fitted models
 
+    def stored_media_path(self, path: str | Path) -> str:
+        """How a payload records a media file: relative to the data dir when inside it, so an index
+        still plays its clips when the data dir is mounted elsewhere (Docker's /data)."""
+        path = Path(path).resolve()
+        try:
+            return str(path.relative_to(self.data_dir.resolve()))
+        except ValueError:
+            return str(path)
+
+    def media_file(self, stored: str) -> Path:
+        """The file a payload's media_path names (the inverse of stored_media_path)."""
+        path = Path(stored)
+        return path if path.is_absolute() else self.data_dir / path
+
     @property
     def qdrant_path(self) -> Path:
         return self.data_dir / "qdrant"  # the embedded store's folder

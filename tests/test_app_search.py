@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from _app_index import open_page, texts, tiny_index, use_data_dir
 
@@ -126,7 +124,7 @@ def test_an_uploaded_copy_of_a_clip_finds_that_clip_first(engine):
     """Upload → decode → extract → embed with the index's models: a collection clip's own file
     (one without lyrics, so nothing is lost) must come back as the top hit, at cosine ≈ 1."""
     clip = next(p for p in engine.clips() if not p["has_lyrics"])
-    data = Path(clip["media_path"]).read_bytes()
+    data = engine.settings.media_file(clip["media_path"]).read_bytes()
     at = open_page(params={"k": "3"})
     at.radio(key="search.source").set_value("Upload a file").run()
     at.file_uploader(key="search.upload").upload("query.mp4", data, "video/mp4")

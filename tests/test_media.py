@@ -119,3 +119,14 @@ def test_import_clipret_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_payload_media_paths_are_relative_to_the_data_dir(tmp_path):
+    from clipret.config import Settings
+
+    s = Settings(data_dir=tmp_path / "data")
+    inside = tmp_path / "data" / "corpora" / "demo" / "media" / "a.mp4"
+    assert s.stored_media_path(inside) == "corpora/demo/media/a.mp4"
+    assert s.media_file("corpora/demo/media/a.mp4") == inside
+    assert s.stored_media_path("/elsewhere/b.mp4") == "/elsewhere/b.mp4"
+    assert s.media_file("/elsewhere/b.mp4").as_posix() == "/elsewhere/b.mp4"

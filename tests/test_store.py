@@ -156,3 +156,4 @@ def test_replica_keeps_its_copy_while_a_writer_holds_the_folder(store, settings)
         assert [h.clip_id for h in reader.all_clips("clips")] == ["a", "b", "c"]
     assert [h.clip_id for h in reader.all_clips("clips")] == ["a", "b", "c", "e"]
     reader.close()
+

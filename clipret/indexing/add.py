@@ -47,7 +47,7 @@ def add_clip(store, settings: Settings, source: str, *, genre: str = "", title: 
         _forget_download(corpus_dir, record, media)  # a clip that cannot be added leaves nothing behind
         raise
     vectors = {name: v[0] for name, v in index.embed([features]).items()}  # name → (d,)
-    payload = record_payload(record, corpus_dir, index.profile.name, duration)
+    payload = record_payload(record, corpus_dir, index.profile.name, duration, settings)
     payload["cluster"] = int(index.cluster(vectors["fused"])[0])
     payload.update(_map_position(store, collection, vectors["fused"], record.clip_id))
     payload["added_utc"] = datetime.now(UTC).isoformat(timespec="seconds")

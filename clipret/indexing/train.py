@@ -115,7 +115,7 @@ def train_index(settings: Settings, records: Sequence[ClipRecord], corpus_dir: s
     analysis = _analyse(spaces, options, timings)
     timings["evaluate"], evaluation = _timed(lambda: _evaluate(spaces, data.records))
     name = new_collection_name(settings, alias)
-    payloads = clip_payloads(data, Path(corpus_dir), analysis, prof.name)
+    payloads = clip_payloads(data, Path(corpus_dir), analysis, prof.name, settings)
     manifest = _manifest(name, alias, prof, data, options, models, analysis, evaluation, timings, corpus_dir)
     directory = _write_artifacts(settings, name, models, analysis, spaces, data, payloads, manifest)
     return TrainedIndex(name, directory, manifest)
@@ -167,24 +167,26 @@ def _evaluate(spaces: dict[str, np.ndarray], records: Sequence[ClipRecord]) -> d
     return result
 
 
-def clip_payloads(data: TrainingSet, corpus_dir: Path, analysis: dict[str, Any], profile: str) -> list[dict]:
+def clip_payloads(data: TrainingSet, corpus_dir: Path, analysis: dict[str, Any], profile: str,
+                  settings: Settings) -> list[dict]:
     """The Qdrant payload of every clip (DESIGN.md: Qdrant)."""
     labels = analysis["kmeans"].labels
     payloads = []
     for i, (record, duration) in enumerate(zip(data.records, data.durations, strict=True)):
-        payload = record_payload(record, corpus_dir, profile, duration)
+        payload = record_payload(record, corpus_dir, profile, duration, settings)
         payload["cluster"] = int(labels[i])
         payload.update({key: [float(x) for x in xy[i]] for key, xy in analysis["maps"].items()})
         payloads.append(payload)
     return payloads
 
 
-def record_payload(record: ClipRecord, corpus_dir: Path, profile: str, duration_s: float) -> dict[str, Any]:
+def record_payload(record: ClipRecord, corpus_dir: Path, profile: str, duration_s: float,
+                   settings: Settings) -> dict[str, Any]:
     """The payload fields that come from the clip record (no cluster or map coordinates)."""
     return {"clip_id": record.clip_id, "title": record.title, "genre": record.genre, "artist": record.artist,
             "source_url": record.source_url, "youtube_id": record.youtube_id,
             "thumbnail_url": record.thumbnail_url,
-            "media_path": str(record.media_path(corpus_dir).resolve()),
+            "media_path": settings.stored_media_path(record.media_path(corpus_dir)),
             "duration_s": float(record.duration_s or duration_s), "has_lyrics": record.has_lyrics,
             "profile": profile}
 

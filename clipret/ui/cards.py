@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from clipret.search import SearchResult
+from clipret.ui.resources import settings
 
 COLUMNS = 3
 
@@ -54,7 +55,7 @@ def clip_media(payload: Mapping[str, Any], show_player: bool = True) -> None:
         else:
             st.image(payload.get("thumbnail_url") or f"https://i.ytimg.com/vi/{youtube_id}/hqdefault.jpg")
         return
-    media = Path(str(payload.get("media_path") or ""))
+    media = settings().media_file(str(payload.get("media_path") or "")) if payload.get("media_path") else Path()
     if show_player and media.is_file():
         st.video(str(media))
     elif payload.get("thumbnail_url"):
