@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR ?= data
 PORT ?= 8501
 
-.PHONY: setup run index test test-fast lint bench clean
+.PHONY: setup run index test test-fast lint bench screenshots clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,11 @@ lint: setup
 
 bench: setup
 	$(PY) -m bench
+
+# Refresh the README's screenshots (taken by the real-browser test).
+screenshots: setup
+	$(PY) -m pytest -q tests/test_browser.py
+	mkdir -p docs/screenshots && cp artifacts/screenshots/*.png docs/screenshots/
 
 clean:
 	rm -rf $(DATA_DIR) artifacts .pytest_cache

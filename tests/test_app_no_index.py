@@ -28,3 +28,29 @@ def test_an_unreachable_store_is_one_clear_sentence(tmp_path, monkeypatch):
     assert not at.exception
     assert texts(at.error) == [f"The Qdrant server at http://127.0.0.1:{port} cannot be reached: check "
                                "QDRANT_URL and that the server is running."]
+
+
+
+def test_the_build_button_runs_the_indexer_and_reports_a_failure(tmp_path, monkeypatch):
+    """The button runs `indexer ensure-demo` in a child process; here a stand-in command that fails,
+    so the test stays fast: the page shows the failure and its output, and lives on."""
+    import sys
+
+    from clipret.ui import resources
+
+    use_data_dir(monkeypatch, tmp_path)
+    real_command = resources.demo_build_command
+    asked = []
+
+    def failing_build(s):
+        asked.append(real_command(s))
+        return [sys.executable, "-c", "print('error: no disk space'); raise SystemExit(1)"]
+
+    monkeypatch.setattr(resources, "demo_build_command", failing_build)
+    at = open_page(None)
+    at.button(key="build_demo").click().run(timeout=60)
+    assert not at.exception
+    assert [(s.label, s.state) for s in at.status] == [("The demo index could not be built", "error")]
+    assert any("error: no disk space" in c.value for c in at.code)
+    assert asked[0][1:3] == ["-m", "indexer"]
+    assert asked[0][-4:] == ["--data-dir", str(tmp_path), "--quiet", "ensure-demo"]

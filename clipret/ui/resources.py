@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -66,6 +70,39 @@ def no_index_message(s: Settings) -> None:
     st.code(BUILD_COMMAND, language="bash")
     st.caption("`make run` does the same before starting the app; `python -m indexer --help` lists "
                "the other sources (a folder of videos, YouTube playlists).")
+    # Where no shell is at hand (Streamlit Community Cloud runs no entrypoint), build it from here.
+    if st.button("Build the demo index now", key="build_demo", type="primary"):
+        build_demo_index(s)
+
+
+@st.cache_resource
+def _build_lock() -> threading.Lock:
+    return threading.Lock()  # one build per app process, whichever session asks
+
+
+def demo_build_command(s: Settings) -> list[str]:
+    return [sys.executable, "-m", "indexer", "--data-dir", str(s.data_dir), "--quiet", "ensure-demo"]
+
+
+def build_demo_index(s: Settings) -> None:
+    """Run `python -m indexer ensure-demo` (a child process, so a crash cannot take the app down),
+    showing its output; rerun the page when it is done."""
+    lock = _build_lock()
+    if not lock.acquire(blocking=False):
+        st.warning("Another session is building the demo index: reload this page in a few minutes.")
+        return
+    try:
+        command = demo_build_command(s)
+        with st.status("Building the demo index (a few minutes)…", expanded=True) as status:
+            done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
+            st.code((done.stdout + done.stderr)[-3000:] or "(no output)", language="text")
+            if done.returncode != 0:
+                status.update(label="The demo index could not be built", state="error")
+                return
+            status.update(label="The demo index is built", state="complete")
+    finally:
+        lock.release()
+    st.rerun()
 
 
 def clip_payloads(engine: SearchEngine) -> list[dict[str, Any]]:
