@@ -36,10 +36,9 @@ lint: setup
 bench: setup
 	$(PY) -m bench
 
-# Refresh the README's screenshots (taken by the real-browser test).
+# Refresh the README's screenshots from the app `make run` serves (run it in another shell first).
 screenshots: setup
-	$(PY) -m pytest -q tests/test_browser.py
-	mkdir -p docs/screenshots && cp artifacts/screenshots/*.png docs/screenshots/
+	$(PY) docs/take_screenshots.py http://127.0.0.1:$(PORT)
 
 clean:
 	rm -rf $(DATA_DIR) artifacts .pytest_cache
