@@ -35,7 +35,7 @@ def cmd_demo_corpus(args, settings):
 
 
 def cmd_download(args, settings):
-    from clipret.download import download_playlists
+    from clipret.sources.playlists import download_playlists
 
     print(download_playlists(args.playlists, args.out, progress=not args.quiet))
 

@@ -25,6 +25,7 @@ from clipret.encode import write_clip
 from clipret.errors import CorpusError, DownloadError, UnsupportedURL
 from clipret.lyrics_text import lyrics_from_subtitles
 from clipret.media import decode
+from clipret.sources.playlists import download_playlists
 
 DATA = Path(__file__).parent / "data" / "ytdlp"
 LOW_ROAD = "Zx3kQ9vLm2A"  # 3:07, manual English subtitles and automatic captions
@@ -251,7 +252,7 @@ def test_download_playlists_is_resumable_and_lists_failures(tmp_path):
         "\n"
         f"country,https://youtu.be/{FIELDS}\n", encoding="utf-8")
     corpus = tmp_path / "corpus"
-    first = dl.download_playlists(csv_path, corpus, ydl_factory=RecordedYoutubeDL, progress=False)
+    first = download_playlists(csv_path, corpus, ydl_factory=RecordedYoutubeDL, progress=False)
     assert [r.youtube_id for r in first.added] == [LOW_ROAD, FIELDS]
     reasons = "\n".join(first.failures)
     assert len(first.failures) == 5, reasons
@@ -266,7 +267,7 @@ def test_download_playlists_is_resumable_and_lists_failures(tmp_path):
     assert str(first).startswith("2 videos downloaded, 0 already in the corpus, 5 failed.\n  - ")
 
     n_downloads = len(RecordedYoutubeDL.downloads)
-    second = dl.download_playlists(csv_path, corpus, ydl_factory=RecordedYoutubeDL, progress=False)
+    second = download_playlists(csv_path, corpus, ydl_factory=RecordedYoutubeDL, progress=False)
     assert second.added == [] and second.already_there == [LOW_ROAD, FIELDS]
     assert len(RecordedYoutubeDL.downloads) == n_downloads  # nothing fetched again
     assert read_clips(corpus) == records
@@ -274,7 +275,7 @@ def test_download_playlists_is_resumable_and_lists_failures(tmp_path):
 
 def test_download_playlists_needs_the_csv(tmp_path):
     with pytest.raises(CorpusError, match="no such CSV file"):
-        dl.download_playlists(tmp_path / "missing.csv", tmp_path, ydl_factory=RecordedYoutubeDL)
+        download_playlists(tmp_path / "missing.csv", tmp_path, ydl_factory=RecordedYoutubeDL)
 
 
 def test_record_from_info_without_lyrics(tmp_path):

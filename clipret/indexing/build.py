@@ -61,7 +61,7 @@ def prepare_corpus(settings: Settings, source: str, path: str | Path | None = No
         corpus = corpus_from_folder(path, out)
         return out, [f"{p}: {why}" for p, why in corpus.ignored]
     if source == "playlists":
-        from clipret.download import download_playlists
+        from clipret.sources.playlists import download_playlists
 
         out = settings.corpora_dir / "playlists"
         return out, download_playlists(path, out, progress=progress).failures
