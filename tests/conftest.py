@@ -20,6 +20,15 @@ def solid_frames(colours: list[tuple[int, int, int]], frames_each: int, size=(12
     return [np.full((*size, 3), c, np.uint8) for c in colours for _ in range(frames_each)]
 
 
+@pytest.fixture(scope="session")
+def index_dir():
+    """A data dir serving the tiny demo index (9 genres × 2 clips × 3 s), built once per session.
+    Tests that change an index copy it first."""
+    from _app_index import tiny_index
+
+    return tiny_index()
+
+
 @pytest.fixture
 def tone_clip(tmp_path):
     """3 s at 24 fps: a 440 Hz tone; 1.5 s red then 1.5 s blue frames."""

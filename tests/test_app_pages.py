@@ -5,18 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from _app_index import open_page, texts, tiny_index, use_data_dir
+from _app_index import open_page, texts, use_data_dir
 
 from clipret.config import Settings
 from clipret.share import SPACES
 from clipret.ui.resources import shared_store
 
 pytestmark = pytest.mark.slow  # the session's tiny index takes a minute or more to build
-
-
-@pytest.fixture(scope="session")
-def index_dir():
-    return tiny_index()
 
 
 @pytest.fixture

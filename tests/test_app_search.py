@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _app_index import open_page, texts, tiny_index, use_data_dir
+from _app_index import open_page, texts, use_data_dir
 
 from clipret.config import Settings
 from clipret.errors import UnsupportedURL
@@ -12,11 +12,6 @@ from clipret.ui.resources import shared_store
 from clipret.urls import validate_youtube_url
 
 pytestmark = pytest.mark.slow  # the session's tiny index takes a minute or more to build
-
-
-@pytest.fixture(scope="session")
-def index_dir():
-    return tiny_index()
 
 
 @pytest.fixture

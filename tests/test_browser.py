@@ -13,7 +13,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from _app_index import tiny_index
 
 from clipret.config import Settings
 from clipret.search import SearchEngine
@@ -48,11 +47,6 @@ def _wait_healthy(base: str, server: subprocess.Popen, timeout_s: float = 90) ->
         except OSError:
             time.sleep(0.5)
     raise TimeoutError(f"streamlit did not become healthy at {base} within {timeout_s:g} s")
-
-
-@pytest.fixture(scope="module")
-def index_dir():
-    return tiny_index()
 
 
 @pytest.fixture(scope="module")
