@@ -51,10 +51,12 @@ def cmd_from_folder(args, settings):
 
 def cmd_extract(args, settings):
     from clipret.corpus import read_clips
-    from clipret.indexing.extract import extract_corpus, parse_shard
+    from clipret.indexing.engines import extract_with_engine
+    from clipret.indexing.extract import parse_shard
 
-    report = extract_corpus(read_clips(args.corpus), args.corpus, settings, workers=args.workers,
-                            timeout_s=args.timeout, shard=parse_shard(args.shard), progress=not args.quiet)
+    report = extract_with_engine(args.engine, read_clips(args.corpus), args.corpus, settings,
+                                 ray_address=args.ray_address, workers=args.workers, timeout_s=args.timeout,
+                                 shard=parse_shard(args.shard), progress=not args.quiet)
     print(f"Features ({report.profile}): {len(report.computed)} extracted, {len(report.cached)} cached, "
           f"{len(report.failed)} failed, in {report.seconds:.1f} s")
     for clip_id, why in sorted(report.failed.items()):
@@ -76,16 +78,32 @@ def cmd_push(args, settings):
     from clipret.indexing.push import push_index
     from clipret.store import ClipStore
 
+    if args.to_server is not None:
+        return _push_to_server(args, settings)
     with ClipStore(settings) as store:
         name = push_index(store, settings, args.name, progress=not args.quiet)
     print(f"'{settings.collection}' now serves {name}")
+
+
+def _push_to_server(args, settings):
+    from clipret.indexing.push import push_to_server
+    from clipret.store import ClipStore
+
+    url = args.to_server or settings.qdrant_url
+    if not url:
+        raise ClipretError("push --to-server needs a server: give its URL or set QDRANT_URL.")
+    with ClipStore(replace(settings, qdrant_url=None), replica=True) as source, \
+            ClipStore(replace(settings, qdrant_url=url)) as target:
+        name, n = push_to_server(source, target, settings.collection, progress=not args.quiet)
+    print(f"'{settings.collection}' on {url} now serves {name} ({n} clips)")
 
 
 def cmd_build(args, settings):
     from clipret.indexing.build import build_index, format_summary
 
     summary = build_index(settings, args.source, args.path, per_genre=args.per_genre, seconds=args.seconds,
-                          workers=args.workers, options=_train_options(args), progress=not args.quiet)
+                          workers=args.workers, options=_train_options(args), progress=not args.quiet,
+                          engine=getattr(args, "engine", "local"), ray_address=getattr(args, "ray_address", None))
     print(format_summary(summary))
 
 
@@ -166,14 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None, help="seconds allowed to decode one clip")
     p.add_argument("--shard", default=None, help="i/n: extract only records[i::n]")
     _workers(p)
+    _engine(p)
     p = command("train", cmd_train, "fusion, autoencoder, PCA, KMeans, maps → artifacts")
     p.add_argument("--corpus", required=True, type=Path)
     _training_options(p)
     p = command("push", cmd_push, "store a trained index in a new collection and move the alias")
     p.add_argument("--name", default=None, help="the trained collection (default: the newest)")
+    p.add_argument("--to-server", nargs="?", const="", default=None, metavar="URL",
+                   help="copy the embedded store's serving collection to a Qdrant server (default $QDRANT_URL)")
     p = command("build", cmd_build, "corpus → extract → train → push → evaluate")
     p.add_argument("--from", dest="source", choices=SOURCES, default="demo")
     p.add_argument("--path", default=None, help="folder, playlists CSV or corpus folder (not for demo)")
+    _engine(p)
     _demo_options(p, DEMO_PER_GENRE, DEMO_SECONDS)
     _training_options(p)
     _workers(p)
@@ -214,13 +236,27 @@ def _demo_options(p, per_genre: int, seconds: float) -> None:
 
 
 def _training_options(p) -> None:
-    from clipret.indexing.train import DEFAULT_EPOCHS, DEFAULT_MODALITY_DROPOUT, DEMO_EPOCHS
+    from clipret.indexing.train import DEFAULT_ENCODER, DEFAULT_EPOCHS, DEFAULT_MODALITY_DROPOUT, DEMO_EPOCHS, ENCODERS
 
     p.add_argument("--epochs", type=int, default=None,
                    help=f"autoencoder epochs (default: {DEMO_EPOCHS} for the demo corpus, else the paper's "
                         f"{DEFAULT_EPOCHS})")
-    p.add_argument("--modality-dropout", type=float, default=DEFAULT_MODALITY_DROPOUT,
-                   help=f"probability of blanking one block of a sample (default {DEFAULT_MODALITY_DROPOUT})")
+    p.add_argument("--modality-dropout", type=float, default=None,
+                   help=f"probability of blanking one block of a sample (default {DEFAULT_MODALITY_DROPOUT}; "
+                        "0 with --encoder paper)")
+    p.add_argument("--encoder", choices=ENCODERS, default=DEFAULT_ENCODER,
+                   help="neighbours: keeps each clip's input-space neighbours (default); paper: the paper's "
+                        "reconstruction autoencoder on the unweighted features")
+
+
+def _engine(p) -> None:
+    from clipret.indexing.engines import ENGINES
+
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="local: a process pool here (default); ray: a Ray Data pipeline on --ray-address, "
+                        "or on a Ray started here")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="a running Ray cluster (e.g. auto, ray://head:10001); default: start Ray here")
 
 
 def _workers(p) -> None:
@@ -239,7 +275,7 @@ def _train_options(args):
     else:
         epochs, reason = default_epochs(getattr(args, "source", None))
     return TrainOptions(epochs=epochs, seed=args.seed, modality_dropout=args.modality_dropout,
-                        epochs_reason=reason)
+                        encoder=args.encoder, epochs_reason=reason)
 
 
 def _settings(args) -> Settings:

@@ -1,4 +1,5 @@
-"""ClipStore against the real embedded Qdrant: collections, alias swaps, named-vector search, filters."""
+"""ClipStore against the real embedded Qdrant (Qdrant Edge): collections, alias swaps, named-vector search,
+filters; and the app's read-only replica following writers in other processes."""
 
 import threading
 
@@ -31,8 +32,14 @@ def points():
 
 
 @pytest.fixture
-def store(settings):
-    with ClipStore(settings) as s:
+def open_store(settings):
+    """How the `store` fixture opens a writing store (test_store_client.py swaps in qdrant-client's)."""
+    return lambda: ClipStore(settings)
+
+
+@pytest.fixture
+def store(open_store):
+    with open_store() as s:
         s.create_collection("clips_20260101T000000", {"fused": 3, "audio": 3})
         s.upsert("clips_20260101T000000", points())
         s.swap_alias("clips", "clips_20260101T000000")
@@ -147,13 +154,15 @@ def test_replica_releases_the_lock_and_follows_writers(store, settings, tmp_path
     reader.close()
 
 
-def test_replica_keeps_its_copy_while_a_writer_holds_the_folder(store, settings):
+def test_replica_sees_each_finished_write_while_the_writer_stays_open(store, settings):
     store.close()
     reader = ClipStore(settings, replica=True, lock_timeout_s=0.2)
-    with ClipStore(settings) as writer:  # holds the lock
+    with ClipStore(settings) as writer:  # holds the writer lock all along
+        with pytest.raises(StoreUnavailable, match="in use by another process"):
+            ClipStore(settings, lock_timeout_s=0.2)  # one writer at a time
         writer.upsert("clips", [ClipPoint("e", {"fused": unit([0, 0, 1]), "audio": unit([0, 0, 1])}, {})])
-        # the folder changed but is locked: the reader keeps answering from its complete copy
-        assert [h.clip_id for h in reader.all_clips("clips")] == ["a", "b", "c"]
-    assert [h.clip_id for h in reader.all_clips("clips")] == ["a", "b", "c", "e"]
+        # the write is complete (a new generation of the collection): the reader answers from it at once
+        assert [h.clip_id for h in reader.all_clips("clips")] == ["a", "b", "c", "e"]
+        assert [h.clip_id for h in reader.search("clips", "fused", unit([0, 0, 1]), k=1)] == ["e"]
+    assert reader.count("clips") == 4
     reader.close()
-

@@ -37,15 +37,15 @@ def _load_embedded_tests():
 
 
 _embedded = _load_embedded_tests()
-# About the embedded store only: its folder lock, the app's in-memory replica of the folder (a server
-# needs none: replica=True is ignored there), and connecting with no server at all. A new embedded-only
+# About the embedded store only: its writer lock, the app's read-only replica (a server needs none:
+# replica=True is ignored there), and connecting with no server at all. A new embedded-only
 # test in test_store.py goes here too (or is named test_replica_*).
 EMBEDDED_ONLY = {"test_second_client_waits_for_the_lock", "test_unreachable_server_is_one_sentence"}
 for _name, _obj in vars(_embedded).items():
     if (_name.startswith("test_") and callable(_obj) and _name not in EMBEDDED_ONLY
             and not _name.startswith("test_replica")):
         globals()[_name] = _obj  # collected here too; its `settings` fixture is the server one below
-store = _embedded.store  # the same fixture, fed by this module's `settings`
+store, open_store = _embedded.store, _embedded.open_store  # the same fixtures, fed by this module's `settings`
 points, unit = _embedded.points, _embedded.unit
 
 

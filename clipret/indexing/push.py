@@ -1,4 +1,5 @@
-"""Push a trained index to Qdrant: fill a new collection, then move the alias to it in one call."""
+"""Push a trained index to Qdrant: fill a new collection, then move the alias to it in one call; or copy
+the embedded store's serving collection to a Qdrant server (`indexer push --to-server`)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,40 @@ def push_index(store, settings: Settings, collection: str | None = None, alias: 
     store.swap_alias(alias, collection)
     prune_builds(store, settings, alias)
     return collection
+
+
+def push_to_server(source, target, alias: str, progress: bool = True) -> tuple[str, int]:
+    """Copy the collection `alias` serves in `source` (the embedded store) into `target` (a server's
+    ClipStore) under the same name, with every named vector and payload, then point `alias` there in one
+    call and keep the server's last builds. Returns (collection, clips copied)."""
+    from tqdm import tqdm
+
+    from clipret.store import ClipPoint
+
+    collection = source.resolve(alias)
+    expected = source.count(collection)
+    if collection in target.collections():  # an earlier copy: the server keeps no half-copied build
+        if target.serving_collection(alias) == collection and target.count(collection) == expected:
+            return collection, expected
+        if target.serving_collection(alias) == collection:
+            raise ClipretError(f"'{alias}' on the server serves {collection}, which differs from the embedded "
+                               "one: rebuild with a new name (python -m indexer build) before copying it.")
+        target.delete_collection(collection)
+    target.create_collection(collection, source.vector_sizes(collection))
+    try:
+        clips = (ClipPoint(h.clip_id, h.vectors or {}, h.payload)
+                 for h in source.iter_clips(collection, with_vectors=True))
+        written = target.upsert(collection, tqdm(clips, total=expected, desc="copy", unit="clip",
+                                                 disable=not progress))
+        if written != expected or target.count(collection) != expected:
+            raise ClipretError(f"{collection}: the server stored {target.count(collection)} of {expected} "
+                               "clips; run the command again.")
+    except BaseException:
+        _drop_quietly(target, collection)
+        raise
+    target.swap_alias(alias, collection)
+    target.prune(alias, keep=KEEP_COLLECTIONS)
+    return collection, written
 
 
 def prune_builds(store, settings: Settings, alias: str, keep: int = KEEP_COLLECTIONS) -> list[str]:
