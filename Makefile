@@ -6,14 +6,15 @@ STAMP := $(VENV)/.installed
 DATA_DIR ?= data
 PORT ?= 8501
 
-.PHONY: setup run index test test-fast lint bench screenshots clean
+.PHONY: setup run index test test-fast lint bench screenshots clean real-music-eval
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
 # Build the demo index when none exists, then serve the app.
@@ -35,6 +36,16 @@ lint: setup
 
 bench: setup
 	$(PY) -m bench
+
+# The real-music development set (README: Evaluation): Debian's game soundtracks laid out as
+# $(REAL_MUSIC_DIR)/<label>/<track>.ogg (downloaded once), indexed into its own data dir, then the
+# evaluation table: every space, the paper's autoencoder beside the default encoder, per label.
+REAL_MUSIC_DIR ?= $(DATA_DIR)/real-music
+REAL_MUSIC_DATA ?= $(DATA_DIR)/realdev
+real-music-eval: setup
+	test -d $(REAL_MUSIC_DIR) && [ -n "$$(ls $(REAL_MUSIC_DIR))" ] || bash ../shared/data/real-music-dev.sh $(REAL_MUSIC_DIR)
+	$(PY) -m indexer --data-dir $(REAL_MUSIC_DATA) --collection realdev build --from folder --path $(REAL_MUSIC_DIR)
+	$(PY) -m bench real_music --data-dir $(REAL_MUSIC_DATA) --collection realdev
 
 # Refresh the README's screenshots from the app `make run` serves (run it in another shell first).
 screenshots: setup

@@ -1,4 +1,5 @@
-"""The paper's autoencoder: fused features (N, D) → Tanh-bounded 256-d embeddings, seeded and saveable."""
+"""The paper's autoencoder network: fused features (N, D) → Tanh-bounded 256-d embeddings, trained to
+reconstruct (the paper) or to keep neighbourhoods (the default encoder); seeded and saveable."""
 
 from __future__ import annotations
 
@@ -53,25 +54,45 @@ def build_network(input_dim: int, hidden: Sequence[int] = (1024, 1024, 768, 512)
     return AutoencoderNet()
 
 
+OBJECTIVES = ("reconstruction", "neighbours")
+
+
 class Autoencoder:
-    """Estimator around the paper's network: MSE, Adam, lr 1e-4, batch 32, 600 epochs by default.
+    """Estimator around the paper's network, trained with one of two objectives.
+
+    objective="reconstruction" is the paper's: MSE between input and decoder output, Adam, lr 1e-4,
+    batch 32, 600 epochs. objective="neighbours" trains the same encoder to keep each clip's neighbours:
+    KL between the softmax of the input rows' cosines (temperature) and the latent rows' cosines
+    (latent_temperature), over the rows of each mini-batch; reconstruction_weight adds the paper's MSE.
 
     modality_dropout=p: each training sample, with probability p, has one of its blocks (chosen
     uniformly from `block_slices`) set to 0 — the standardised mean, as a missing modality — in the
-    input, while the loss still reconstructs the full input. Same data + seed → same weights on the
-    same machine (torch's global RNG is left as it was).
+    input, while the loss still targets the full input. noise: Gaussian noise of that std added to the
+    input (denoising). weight_decay: Adam's L2 penalty. validation_fraction > 0 holds that share of the
+    rows out of the gradient; every eval_every epochs the model is scored on them (neighbours: how many
+    of each held-out clip's 10 nearest input-space neighbours the latent keeps; reconstruction: minus the
+    held-out MSE) and the best epoch's weights are kept; training stops after `patience` epochs without
+    improvement (0: never early). No labels are used. Same data + seed → same weights on the same
+    machine (torch's global RNG is left as it was).
     """
 
     def __init__(self, input_dim: int, latent_dim: int = 256, hidden: Sequence[int] = (1024, 1024, 768, 512),
                  epochs: int = 600, batch_size: int = 32, lr: float = 1e-4, seed: int = 0,
                  modality_dropout: float = 0.0, block_slices: Mapping[str, slice] | None = None,
-                 device: str = "cpu", progress: bool = False):
+                 device: str = "cpu", progress: bool = False, objective: str = "reconstruction",
+                 weight_decay: float = 0.0, noise: float = 0.0, temperature: float = 0.1,
+                 latent_temperature: float = 0.1, reconstruction_weight: float = 0.0,
+                 validation_fraction: float = 0.0, eval_every: int = 5, patience: int = 0):
         if not 0.0 <= modality_dropout <= 1.0:
             raise ValueError(f"modality_dropout must be in [0, 1], got {modality_dropout}")
         if modality_dropout > 0 and not block_slices:
             raise ValueError("modality_dropout needs block_slices (FeatureFusion.block_slices_)")
         if epochs < 0 or batch_size < 1:
             raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        if not 0.0 <= validation_fraction < 1.0 or temperature <= 0 or latent_temperature <= 0:
+            raise ValueError("need 0 <= validation_fraction < 1 and positive temperatures")
         self.input_dim, self.latent_dim, self.hidden = int(input_dim), int(latent_dim), tuple(hidden)
         self.epochs, self.batch_size, self.lr, self.seed = int(epochs), int(batch_size), float(lr), int(seed)
         self.modality_dropout = float(modality_dropout)
@@ -79,10 +100,16 @@ class Autoencoder:
         for name, cols in self.block_slices.items():
             if not 0 <= cols.start < cols.stop <= self.input_dim:
                 raise ValueError(f"block {name!r} columns {cols} do not fit inside {self.input_dim} inputs")
+        self.objective, self.weight_decay, self.noise = objective, float(weight_decay), float(noise)
+        self.temperature, self.latent_temperature = float(temperature), float(latent_temperature)
+        self.reconstruction_weight = float(reconstruction_weight)
+        self.validation_fraction, self.eval_every = float(validation_fraction), max(1, int(eval_every))
+        self.patience = int(patience)
         self.device, self.progress = device, progress
 
     def fit(self, X: np.ndarray) -> Autoencoder:
-        """Train on X (N, input_dim); sets network_, loss_history_ (mean MSE per epoch), fit_seconds_."""
+        """Train on X (N, input_dim); sets network_, loss_history_ (mean loss per epoch), fit_seconds_,
+        best_epoch_ and validation_history_ ([(epoch, score)], empty without validation)."""
         import torch
 
         X = self._check_input(X)
@@ -94,40 +121,85 @@ class Autoencoder:
             torch.manual_seed(self.seed)  # weight initialisation, without touching the caller's RNG
             network = build_network(self.input_dim, self.hidden, self.latent_dim).to(self.device)
         generator = torch.Generator().manual_seed(self.seed)  # shuffling and dropout draws, on CPU
-        optimizer = torch.optim.Adam(network.parameters(), lr=self.lr)
+        optimizer = torch.optim.Adam(network.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        train_rows, val_rows = self._split(len(X))
         data = torch.from_numpy(X).to(self.device)
+        self.network_ = network
+        history, validation, best = [], [], (-np.inf, 0, None)  # (score, epoch, state)
         epochs = range(self.epochs)
         if self.progress:
             from tqdm.auto import tqdm
 
-            epochs = tqdm(epochs, desc="autoencoder", unit="epoch")
-        history = []
-        network.train()
-        for _ in epochs:
-            history.append(self._train_epoch(network, optimizer, data, generator))
+            epochs = tqdm(epochs, desc=f"encoder ({self.objective})", unit="epoch")
+        for epoch in epochs:
+            network.train()
+            history.append(self._train_epoch(network, optimizer, data[torch.from_numpy(train_rows)], generator))
+            if len(val_rows) and ((epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs):
+                score = self._validation_score(X, val_rows)
+                validation.append((epoch + 1, score))
+                if score > best[0]:
+                    best = (score, epoch + 1, {k: v.detach().clone() for k, v in network.state_dict().items()})
+                elif self.patience and epoch + 1 - best[1] >= self.patience:
+                    break
             if self.progress:
                 epochs.set_postfix(loss=f"{history[-1]:.4f}", refresh=False)
         if self.progress:
             epochs.close()
-        self.network_, self.loss_history_ = network.eval(), history
+        if best[2] is not None:
+            network.load_state_dict(best[2])
+        self.best_epoch_ = best[1] if best[2] is not None else len(history)
+        self.network_, self.loss_history_, self.validation_history_ = network.eval(), history, validation
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
+    def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(training rows, held-out rows): a seeded share held out, at least 4 rows on each side."""
+        n_val = int(round(self.validation_fraction * n))
+        if n_val < 4 or n - n_val < 4:
+            return np.arange(n), np.arange(0)
+        order = np.random.default_rng(self.seed).permutation(n)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+    def _validation_score(self, X: np.ndarray, val_rows: np.ndarray) -> float:
+        """Higher is better: kept input-space neighbours (neighbours) or minus MSE (reconstruction)."""
+        if self.objective == "neighbours":
+            from clipret.neighbours import knn_overlap
+
+            return knn_overlap(X, self.transform(X), k=10, queries=val_rows)
+        return -float(np.mean((self.reconstruct(X[val_rows]) - X[val_rows]) ** 2))
+
     def _train_epoch(self, network, optimizer, data, generator) -> float:
-        """One pass over shuffled mini-batches; returns the epoch's mean per-sample MSE."""
+        """One pass over shuffled mini-batches; returns the epoch's mean per-sample loss."""
         import torch
 
         column_block = self._column_block_index().to(data.device)  # (D,) block number, -1 outside blocks
         total = 0.0
         for idx in torch.randperm(len(data), generator=generator).split(self.batch_size):
+            if self.objective == "neighbours" and len(idx) < 3:
+                continue  # a neighbourhood needs a query and at least two others
             target = data[idx.to(data.device)]
             inputs = self._drop_blocks(target, column_block, generator)
+            if self.noise > 0:
+                inputs = inputs + self.noise * torch.randn(inputs.shape, generator=generator).to(inputs.device)
             optimizer.zero_grad()
-            loss = torch.nn.functional.mse_loss(network(inputs), target)
+            loss = self._loss(network, inputs, target)
             loss.backward()
             optimizer.step()
             total += loss.item() * len(idx)
         return total / len(data)
+
+    def _loss(self, network, inputs, target):
+        import torch
+
+        if self.objective == "reconstruction":
+            return torch.nn.functional.mse_loss(network(inputs), target)
+        from clipret.neighbours import neighbour_loss, neighbour_targets
+
+        latent = network.encoder(inputs)
+        loss = neighbour_loss(latent, neighbour_targets(target, self.temperature), self.latent_temperature)
+        if self.reconstruction_weight > 0:
+            loss = loss + self.reconstruction_weight * torch.nn.functional.mse_loss(network.decoder(latent), target)
+        return loss
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """(N, latent_dim) float32 encoder outputs, in eval mode without gradients, in batches."""
@@ -162,7 +234,12 @@ class Autoencoder:
         return {"input_dim": self.input_dim, "latent_dim": self.latent_dim, "hidden": list(self.hidden),
                 "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "seed": self.seed,
                 "modality_dropout": self.modality_dropout,
-                "block_slices": {k: [s.start, s.stop] for k, s in self.block_slices.items()}}
+                "block_slices": {k: [s.start, s.stop] for k, s in self.block_slices.items()},
+                "objective": self.objective, "weight_decay": self.weight_decay, "noise": self.noise,
+                "temperature": self.temperature, "latent_temperature": self.latent_temperature,
+                "reconstruction_weight": self.reconstruction_weight,
+                "validation_fraction": self.validation_fraction, "eval_every": self.eval_every,
+                "patience": self.patience}
 
     def save(self, directory: str | Path) -> Path:
         """config.json (parameters + loss history) and weights.pt (state dict) in `directory`."""
@@ -173,8 +250,9 @@ class Autoencoder:
         directory.mkdir(parents=True, exist_ok=True)
         with atomic_path(directory / "weights.pt") as tmp:
             torch.save(self.network_.state_dict(), tmp)
-        write_json_atomic(directory / "config.json", {**self.config(), "loss_history": self.loss_history_,
-                                                      "fit_seconds": self.fit_seconds_})
+        write_json_atomic(directory / "config.json", {
+            **self.config(), "loss_history": self.loss_history_, "fit_seconds": self.fit_seconds_,
+            "best_epoch": self.best_epoch_, "validation_history": self.validation_history_})
         return directory
 
     @classmethod
@@ -191,10 +269,13 @@ class Autoencoder:
                 f"cannot load the autoencoder from {directory}: {exc}; rebuild the index") from exc
         slices = {k: slice(a, b) for k, (a, b) in config.pop("block_slices").items()}
         history, seconds = config.pop("loss_history"), config.pop("fit_seconds", 0.0)
+        best_epoch = config.pop("best_epoch", len(history))
+        validation = [tuple(v) for v in config.pop("validation_history", [])]
         model = cls(**config, block_slices=slices, device=device)
         network = build_network(model.input_dim, model.hidden, model.latent_dim)
         network.load_state_dict(state)
         model.network_, model.loss_history_, model.fit_seconds_ = network.to(device).eval(), history, seconds
+        model.best_epoch_, model.validation_history_ = best_epoch, validation
         return model
 
     # ---- helpers -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Feature fusion: per-clip modality blocks → one standardised vector, a missing block being its mean."""
+"""Feature fusion: per-clip modality blocks → one standardised, balanced vector, a missing block being its mean."""
 
 from __future__ import annotations
 
@@ -13,6 +13,13 @@ from clipret.errors import ClipretError
 from clipret.files import save_npz_atomic, write_json_atomic
 
 Features = Mapping[str, "np.ndarray | None"]  # one clip: block name → (dim,) vector, or None when missing
+# How blocks are weighted after standardising (each standardised column has unit variance, so a block of
+# width d has expected squared norm d; weight 1/√d brings it to 1):
+#   "modality": every modality gets expected squared norm 1, shared equally by its blocks (default);
+#   "block": every block gets expected squared norm 1 (1/√width);
+#   "none": the paper's plain concatenation (a 1000-column block outvotes a 257-column one).
+WEIGHTINGS = ("modality", "block", "none")
+DEFAULT_WEIGHTING = "modality"
 
 
 @dataclass(frozen=True)
@@ -26,15 +33,20 @@ class _Block:
 
 
 class FeatureFusion:
-    """Concatenate blocks in order, standardise each column on the rows where its block is present.
+    """Concatenate blocks in order, standardise each column on the rows where its block is present, then
+    multiply each block by its weight (see WEIGHTINGS), so no modality outvotes another by its width.
 
     `blocks` are objects with .name, .modality, .dim (profiles.BlockSpec). A missing block (None or an
     absent key) becomes the standardised zero, i.e. the training mean, so it pulls no clip anywhere.
     Zero-variance columns get scale 1 (as sklearn's StandardScaler). A block never present in `fit`
-    keeps mean 0 and scale 1 (`n_present_[name] == 0` tells).
+    keeps mean 0 and scale 1 (`n_present_[name] == 0` tells). The weights are saved with the scaler and
+    applied to a query exactly as to the collection.
     """
 
-    def __init__(self, blocks: Sequence[object]):
+    def __init__(self, blocks: Sequence[object], weighting: str = DEFAULT_WEIGHTING):
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+        self.weighting = weighting
         self.blocks = tuple(blocks)
         names = [b.name for b in self.blocks]
         if not names:
@@ -49,6 +61,7 @@ class FeatureFusion:
             self.block_slices_[block.name] = slice(start, start + int(block.dim))
             start += int(block.dim)
         self.dim = start
+        self.block_weights_ = block_weights(self.blocks, weighting)  # {block name: weight}
 
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, features: Sequence[Features]) -> FeatureFusion:
@@ -74,12 +87,12 @@ class FeatureFusion:
         return self
 
     def transform(self, features: Sequence[Features]) -> np.ndarray:
-        """(N, D) float32: standardised blocks, zeros where a block is missing."""
+        """(N, D) float32: standardised, weighted blocks; zeros where a block is missing."""
         self._check_fitted()
         out = np.zeros((len(features), self.dim), np.float32)
         for block in self.blocks:
             cols = self.block_slices_[block.name]
-            mean, scale = self.mean_[cols], self.scale_[cols]
+            mean, scale = self.mean_[cols], self.scale_[cols] / self.block_weights_[block.name]
             for i, vector in enumerate(self._block_column(features, block)):
                 if vector is not None:
                     out[i, cols] = (vector - mean) / scale
@@ -114,7 +127,9 @@ class FeatureFusion:
         blocks = [{"name": b.name, "modality": b.modality, "dim": int(b.dim),
                    "columns": list(getattr(b, "columns", ()) or ())} for b in self.blocks]
         save_npz_atomic(directory / "scaler.npz", mean=self.mean_, scale=self.scale_)
-        write_json_atomic(directory / "config.json", {"blocks": blocks, "n_present": self.n_present_})
+        write_json_atomic(directory / "config.json", {"blocks": blocks, "n_present": self.n_present_,
+                                                      "weighting": self.weighting,
+                                                      "block_weights": self.block_weights_})
         return directory
 
     @classmethod
@@ -130,7 +145,12 @@ class FeatureFusion:
         block_type = _block_type()
         blocks = [block_type(b["name"], b["modality"], int(b["dim"]), tuple(b.get("columns", ())))
                   for b in config["blocks"]]
-        fusion = cls(blocks)
+        # an index saved before weighting existed was built unweighted: load it as it was built
+        fusion = cls(blocks, weighting=config.get("weighting", "none"))
+        saved = config.get("block_weights")
+        if saved is not None and any(abs(saved[k] - w) > 1e-9 for k, w in fusion.block_weights_.items()):
+            raise ClipretError(f"{directory}/config.json has block weights {saved} that its weighting "
+                               f"'{fusion.weighting}' does not give: rebuild the index")
         if mean.shape != (fusion.dim,) or scale.shape != (fusion.dim,):
             raise ClipretError(f"{directory}/scaler.npz does not match its config ({fusion.dim} columns)")
         fusion.mean_, fusion.scale_ = mean, scale
@@ -157,6 +177,18 @@ class FeatureFusion:
     def _check_fitted(self) -> None:
         if not hasattr(self, "mean_"):
             raise ClipretError("the feature fusion is not fitted: call fit() or load() first")
+
+
+def block_weights(blocks: Sequence[object], weighting: str = DEFAULT_WEIGHTING) -> dict[str, float]:
+    """{block name: weight} multiplying its standardised columns (WEIGHTINGS explains the choices)."""
+    if weighting == "none":
+        return {b.name: 1.0 for b in blocks}
+    if weighting == "block":
+        return {b.name: float(1.0 / np.sqrt(int(b.dim))) for b in blocks}
+    per_modality: dict[str, int] = {}
+    for b in blocks:
+        per_modality[b.modality] = per_modality.get(b.modality, 0) + 1
+    return {b.name: float(1.0 / np.sqrt(int(b.dim) * per_modality[b.modality])) for b in blocks}
 
 
 def _block_type():

@@ -231,13 +231,17 @@ def _demo_options(p, per_genre: int, seconds: float) -> None:
 
 
 def _training_options(p) -> None:
-    from clipret.indexing.train import DEFAULT_EPOCHS, DEFAULT_MODALITY_DROPOUT, DEMO_EPOCHS
+    from clipret.indexing.train import DEFAULT_ENCODER, DEFAULT_EPOCHS, DEFAULT_MODALITY_DROPOUT, DEMO_EPOCHS, ENCODERS
 
     p.add_argument("--epochs", type=int, default=None,
                    help=f"autoencoder epochs (default: {DEMO_EPOCHS} for the demo corpus, else the paper's "
                         f"{DEFAULT_EPOCHS})")
-    p.add_argument("--modality-dropout", type=float, default=DEFAULT_MODALITY_DROPOUT,
-                   help=f"probability of blanking one block of a sample (default {DEFAULT_MODALITY_DROPOUT})")
+    p.add_argument("--modality-dropout", type=float, default=None,
+                   help=f"probability of blanking one block of a sample (default {DEFAULT_MODALITY_DROPOUT}; "
+                        "0 with --encoder paper)")
+    p.add_argument("--encoder", choices=ENCODERS, default=DEFAULT_ENCODER,
+                   help="neighbours: keeps each clip's input-space neighbours (default); paper: the paper's "
+                        "reconstruction autoencoder on the unweighted features")
 
 
 def _workers(p) -> None:
@@ -256,7 +260,7 @@ def _train_options(args):
     else:
         epochs, reason = default_epochs(getattr(args, "source", None))
     return TrainOptions(epochs=epochs, seed=args.seed, modality_dropout=args.modality_dropout,
-                        epochs_reason=reason)
+                        encoder=args.encoder, epochs_reason=reason)
 
 
 def _settings(args) -> Settings:

@@ -113,3 +113,47 @@ def test_import_stays_light():
            "print(any(m in sys.modules for m in ('torch', 'sklearn', 'umap')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def clusters(n_per=15, d=12, seed=0):
+    """Three tight clusters around random centres: every clip's neighbours are its cluster's clips."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(3, d)) * 3
+    return (np.repeat(centres, n_per, axis=0) + rng.normal(size=(3 * n_per, d)) * 0.3).astype(np.float32)
+
+
+def test_neighbours_objective_keeps_the_input_neighbourhoods():
+    from clipret.neighbours import knn_overlap
+
+    X = clusters()
+    untrained = small(epochs=0, objective="neighbours").fit(X)
+    model = small(epochs=40, objective="neighbours", lr=1e-2, batch_size=64).fit(X)
+    assert model.loss_history_[-1] < 0.5 * model.loss_history_[0]
+    # the 14 other clips of a clip's cluster are its nearest in the latent space too
+    labels = np.repeat(np.arange(3), 15)
+    from clipret.neighbours import knn_indices
+
+    assert np.mean(labels[knn_indices(model.transform(X), 10)] == labels[:, None]) == 1.0
+    assert knn_overlap(X, model.transform(X), 10) > knn_overlap(X, untrained.transform(X), 10)
+
+
+def test_early_stopping_keeps_the_best_held_out_epoch(tmp_path):
+    X = clusters()
+    model = small(epochs=30, objective="neighbours", lr=1e-2, batch_size=64, validation_fraction=0.2,
+                  eval_every=5, patience=10).fit(X)
+    scores = dict(model.validation_history_)
+    assert list(scores) == sorted(scores) and set(scores) <= {5, 10, 15, 20, 25, 30}
+    assert model.best_epoch_ == max(scores, key=lambda e: (scores[e], -e))  # first epoch with the best score
+    # the kept weights are the best epoch's: scoring them again gives the best score
+    held_out = model._split(len(X))[1]
+    assert len(held_out) == 9
+    assert model._validation_score(X, held_out) == pytest.approx(scores[model.best_epoch_])
+    model.save(tmp_path / "ae")
+    loaded = Autoencoder.load(tmp_path / "ae")
+    assert loaded.best_epoch_ == model.best_epoch_ and loaded.config()["objective"] == "neighbours"
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+
+
+def test_unknown_objective_is_refused():
+    with pytest.raises(ValueError, match="objective"):
+        Autoencoder(4, objective="contrastive-magic")

@@ -34,7 +34,7 @@ def three_clips():
 
 
 def test_standardises_each_block_on_rows_where_present():
-    fusion = FeatureFusion(BLOCKS).fit(three_clips())
+    fusion = FeatureFusion(BLOCKS, weighting="none").fit(three_clips())  # weights: the tests below
     s = np.sqrt(2 / 3)  # population std of (1, 2, 3)
     # audio mean (2, 20) std (s, 10 s); video mean 4 std 2 s; dynamics constant → scale 1;
     # lyrics only rows 0 and 2: mean (2, 0), std (1, 1)
@@ -91,3 +91,47 @@ def test_wrong_shape_and_unfitted_errors_are_clear():
         fusion.fit(three_clips()).modality_vectors(np.zeros((2, 5)))
     with pytest.raises(ValueError, match="unique"):
         FeatureFusion([Block("a", "audio", 1), Block("a", "video", 1)])
+
+
+def test_balanced_weights_by_modality_and_by_block():
+    from clipret.fusion import block_weights
+
+    # audio is one block of 2 → 1/√2; video holds video (1) and dynamics (1): each 1/√(1·2); lyrics 1/√2
+    assert block_weights(BLOCKS, "modality") == pytest.approx(
+        {"audio": 2 ** -0.5, "video": 2 ** -0.5, "dynamics": 2 ** -0.5, "lyrics": 2 ** -0.5})
+    assert block_weights(BLOCKS, "block") == pytest.approx(
+        {"audio": 2 ** -0.5, "video": 1.0, "dynamics": 1.0, "lyrics": 2 ** -0.5})
+    assert block_weights(BLOCKS, "none") == {"audio": 1.0, "video": 1.0, "dynamics": 1.0, "lyrics": 1.0}
+    wide = (Block("audio", "audio", 4), Block("video", "video", 100))
+    # standardised columns have unit variance: every modality's expected squared norm becomes 1
+    assert block_weights(wide, "modality") == pytest.approx({"audio": 0.5, "video": 0.1})
+
+
+def test_weighting_scales_standardised_blocks_and_survives_save_load(tmp_path):
+    plain = FeatureFusion(BLOCKS, weighting="none").fit(three_clips()).transform(three_clips())
+    fusion = FeatureFusion(BLOCKS).fit(three_clips())  # default: by modality
+    X = fusion.transform(three_clips())
+    np.testing.assert_allclose(X, plain * 2 ** -0.5, rtol=1e-6, atol=1e-7)
+    fusion.save(tmp_path / "fusion")
+    loaded = FeatureFusion.load(tmp_path / "fusion")
+    assert loaded.weighting == "modality" and loaded.block_weights_ == fusion.block_weights_
+    query = [{"audio": np.array([4.0, 0.0]), "video": np.array([3.0]), "lyrics": None}]
+    np.testing.assert_array_equal(loaded.transform(query), fusion.transform(query))
+    # the query's audio block: ((4 - 2) / s, (0 - 20) / (10 s)) · 1/√2, s = √(2/3)
+    s = np.sqrt(2 / 3)
+    np.testing.assert_allclose(loaded.transform(query)[0, :2], np.array([2 / s, -2 / s]) * 2 ** -0.5, rtol=1e-6)
+    with pytest.raises(ValueError, match="weighting"):
+        FeatureFusion(BLOCKS, weighting="loud")
+
+
+def test_a_fusion_saved_before_weighting_loads_unweighted(tmp_path):
+    import json
+
+    fusion = FeatureFusion(BLOCKS, weighting="none").fit(three_clips())
+    fusion.save(tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    del config["weighting"], config["block_weights"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    loaded = FeatureFusion.load(tmp_path / "old")
+    assert loaded.weighting == "none"
+    np.testing.assert_array_equal(loaded.transform(three_clips()), fusion.transform(three_clips()))

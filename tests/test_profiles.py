@@ -32,9 +32,10 @@ def test_portable_profile_layout():
     portable = get_profile("portable")
     assert isinstance(portable, Profile) and all(isinstance(b, BlockSpec) for b in portable.blocks)
     assert [(b.name, b.modality) for b in portable.blocks] == [
-        ("audio", "audio"), ("video", "video"), ("dynamics", "video"), ("lyrics", "lyrics")]
-    assert [b.dim for b in portable.blocks] == [257, 1000, 12, 384]
-    assert portable.dim == 1653
+        ("audio", "audio"), ("aisfx", "audio"), ("video", "video"), ("dynamics", "video"), ("lyrics", "lyrics")]
+    assert [b.dim for b in portable.blocks] == [257, 512, 1000, 12, 384]
+    assert portable.dim == 2165
+    assert (portable.version, get_profile("paper").version) == (2, 1)
     for block in portable.blocks:
         assert len(block.columns) == block.dim == len(set(block.columns))
     assert "mfcc_3_delta_median" in portable.blocks[0].columns
@@ -44,7 +45,7 @@ def test_portable_profile_layout():
 def test_importing_profiles_and_features_is_light():
     code = ("import sys, clipret.profiles, clipret.features\n"
             "clipret.profiles.get_profile('paper')\n"
-            "print(','.join(m for m in ('torch', 'transformers', 'librosa', 'timm') if m in sys.modules))")
+            "print(','.join(m for m in ('torch', 'transformers', 'librosa', 'timm', 'aisfx') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
@@ -68,7 +69,7 @@ def test_extract_clips_batched_equals_one_by_one(tone_clip, audio_only_clip, vid
              (decode(video_only_clip, options), "la la la")]
     batched = extract_clips(items, profile)
     assert batched[1]["video"] is None and batched[1]["dynamics"] is None and batched[1]["lyrics"] is None
-    assert batched[2]["audio"] is None
+    assert batched[2]["audio"] is None and batched[2]["aisfx"] is None
     for (decoded, lyrics), features in zip(items, batched, strict=True):
         single = extract_clip(decoded, lyrics, profile)
         for name, vector in features.items():
@@ -80,7 +81,7 @@ def test_extract_clips_batched_equals_one_by_one(tone_clip, audio_only_clip, vid
 def test_registry_builds_each_extractor_once_and_rejects_unknown_names():
     from clipret.features import EXTRACTORS, get_extractor
 
-    assert set(EXTRACTORS) == {"librosa_257", "efficientnet_lite0", "slow_r50", "dynamics", "minilm",
+    assert set(EXTRACTORS) == {"librosa_257", "aisfx", "efficientnet_lite0", "slow_r50", "dynamics", "minilm",
                                "bert_cls"}
     assert get_extractor("dynamics") is get_extractor("dynamics")
     with pytest.raises(ClipretError, match="efficientnet_lite0"):

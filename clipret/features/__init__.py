@@ -1,4 +1,4 @@
-"""Feature extractors, one registry: audio (librosa), video (backbones, dynamics), lyrics (encoders).
+"""Feature extractors, one registry: audio (librosa, aisfx), video (backbones, dynamics), lyrics (encoders).
 
 Importing this package is cheap: librosa, torch and transformers load inside the extractors.
 """
@@ -11,12 +11,13 @@ from clipret.errors import ClipretError
 from clipret.features.audio import AUDIO_COLUMNS, LibrosaAudio, extract_audio_features
 from clipret.features.base import BaseExtractor, Extractor
 from clipret.features.dynamics import DYNAMICS_COLUMNS, Dynamics
+from clipret.features.learned_audio import AisfxAudio
 from clipret.features.lyrics import BertCLS, MiniLM
 from clipret.features.video import EfficientNetLite0, SlowR50
 
 # name -> class; a new backbone is one class and one entry here.
 EXTRACTORS: dict[str, type[BaseExtractor]] = {
-    cls.name: cls for cls in (LibrosaAudio, EfficientNetLite0, SlowR50, Dynamics, MiniLM, BertCLS)
+    cls.name: cls for cls in (LibrosaAudio, AisfxAudio, EfficientNetLite0, SlowR50, Dynamics, MiniLM, BertCLS)
 }
 
 
@@ -31,5 +32,5 @@ def get_extractor(name: str, device: str = "cpu") -> Extractor:
 
 
 __all__ = ["AUDIO_COLUMNS", "DYNAMICS_COLUMNS", "EXTRACTORS", "BaseExtractor", "Extractor",
-           "extract_audio_features", "get_extractor", "LibrosaAudio", "EfficientNetLite0", "SlowR50",
+           "extract_audio_features", "get_extractor", "LibrosaAudio", "AisfxAudio", "EfficientNetLite0", "SlowR50",
            "Dynamics", "MiniLM", "BertCLS"]

@@ -32,8 +32,16 @@ def fingerprint(media_path: Path, lyrics: str, profile: str) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     digest.update(b"\0lyrics\0" + lyrics.strip().encode("utf-8"))
-    digest.update(b"\0profile\0" + profile.encode("utf-8"))
+    digest.update(b"\0profile\0" + _profile_key(profile).encode("utf-8"))
     return digest.hexdigest()
+
+
+def _profile_key(profile: str) -> str:
+    """The profile's name, plus its layout version from 2 on (so version-1 caches keep their keys)."""
+    from clipret.profiles import profile_version
+
+    version = profile_version(profile)
+    return profile if version <= 1 else f"{profile}@v{version}"
 
 
 def save_features(path: Path, features: dict[str, np.ndarray | None], key: str, duration_s: float) -> None:
