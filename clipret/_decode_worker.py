@@ -1,4 +1,9 @@
-"""The child-process side of clipret.media.decode: demux and decode one file with PyAV."""
+"""The child-process side of clipret.media.decode: demux and decode one file with PyAV.
+
+One pass reads the file only as far as the profile needs (the audio cap, the last sampled frame
+and thumb), keeps what decoded when the stream breaks off (a bad final packet, a cut tail), and
+refuses a file only when nothing usable decodes, saying which step failed.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,15 @@ import math
 import pickle
 import resource
 import sys
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 
 from clipret.media import SAMPLE_RATE, DecodedClip, DecodeOptions
+
+END_TOLERANCE_S = 1.0  # decoding that ends this close to the declared end (or 5 % of it) is not truncated
+MAX_BAD_PACKETS = 20  # undecodable packets in a row before the rest of the file is given up
 
 
 def main() -> None:
@@ -44,18 +53,41 @@ def _explain(exc: Exception) -> str:
     if isinstance(exc, Unreadable):
         return str(exc)
     if isinstance(exc, av.error.FFmpegError):
-        return f"not a media file that FFmpeg can read ({exc.strerror or type(exc).__name__})."
+        return f"not a media file that FFmpeg can read ({_ffmpeg_reason(exc)})."
     return f"{type(exc).__name__}: {exc}"
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or type(exc).__name__
 
 
 def decode_in_process(path: str, options: DecodeOptions) -> DecodedClip:
     """Decode in this process (unsafe on hostile input: call through clipret.media.decode)."""
+    clip = _decode(path, options, None)
+    if clip.truncated and clip.has_video and clip.decoded_s > 0:
+        # The frames were planned over the declared length: plan them again over the part that
+        # decodes (this second pass stops before the broken tail).
+        again = _decode(path, options, clip.decoded_s)
+        again.truncated, again.duration_s, again.decode_error = True, clip.duration_s, clip.decode_error
+        return again
+    return clip
+
+
+def _open(path: str):
     import av
 
     # protocol_whitelist=file: a hostile playlist-type file must not make FFmpeg open URLs;
     # format_whitelist: playlist, concat and tty demuxers are refused before they read anything.
     options_ = {"protocol_whitelist": "file", "format_whitelist": ",".join(sorted(ALLOWED_FORMATS))}
-    with av.open(path, metadata_errors="ignore", options=options_) as container:
+    try:
+        return av.open(path, metadata_errors="ignore", options=options_)
+    except av.error.FFmpegError as exc:
+        raise Unreadable(f"not a media file that FFmpeg can read (opening it failed: {_ffmpeg_reason(exc)}).") \
+            from None
+
+
+def _decode(path: str, options: DecodeOptions, span_override: float | None) -> DecodedClip:
+    with _open(path) as container:
         _check_container_format(container.format.name)
         video = container.streams.video[0] if container.streams.video else None
         audio = container.streams.audio[0] if container.streams.audio else None
@@ -63,38 +95,122 @@ def decode_in_process(path: str, options: DecodeOptions) -> DecodedClip:
             raise Unreadable("the file has neither an audio nor a video stream.")
         duration = _duration_s(container, video, audio)
         span = min(duration, options.max_seconds) if duration > 0 else options.max_seconds
+        if span_override is not None:
+            span = min(span, span_override)
         fps = float(video.average_rate) if video is not None and video.average_rate else None
         if video is not None:
             video.thread_type = "AUTO"
-        frames = _Sampler(_frame_targets(span, fps or 25.0, options), options.short_side)
-        thumbs = _Sampler(_thumb_targets(span, options), options.thumb_short_side)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE) if audio else None
-        chunks: list[np.ndarray] = []
-        streams = [s for s in (video, audio) if s is not None]
-        for packet in container.demux(*streams):
-            for frame in packet.decode():
-                if frame.time is not None and frame.time > span + 1.0:
-                    break
-                if packet.stream is video:
-                    frames.offer(frame)
-                    thumbs.offer(frame)
-                else:
-                    chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
-        if resampler is not None:
-            chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
-    samples = _join_audio(chunks, span) if audio is not None else None
-    if duration <= 0:
-        duration = max(frames.last_time, 0.0 if samples is None else len(samples) / SAMPLE_RATE)
-    if video is None and (samples is None or samples.size == 0):
-        raise Unreadable("the audio stream holds no decodable samples.")
-    if video is not None and frames.taken == 0:
-        raise Unreadable("the video stream holds no decodable frame.")
-    return DecodedClip(
-        path=path, duration_s=float(duration), audio=samples, sample_rate=SAMPLE_RATE, fps=fps,
-        frames=frames.array() if video else None, frame_times=frames.times() if video else None,
-        thumbs=thumbs.array() if video else None, thumb_times=thumbs.times() if video else None,
-        options=options,
-    )
+            video.thread_count = options.decoder_threads  # 0: FFmpeg's choice (one per core)
+        reading = _Reading(video, audio, span, fps or 25.0, options)
+        reading.read(container)
+    return reading.result(path, duration, fps)
+
+
+@dataclass
+class _Reading:
+    """One pass over a container: feeds the samplers and the audio, stops as soon as nothing more is needed."""
+
+    video: object
+    audio: object
+    span: float  # seconds of the clip analysed (declared length, capped)
+    fps: float
+    options: DecodeOptions
+    chunks: list = field(default_factory=list)  # (n,) float32 mono pieces at SAMPLE_RATE
+    audio_reach: float = 0.0  # seconds of audio decoded
+    audio_done: bool = False
+    packets: int = 0  # packets demuxed: what reading the file cost
+    error: str = ""  # the error that ended decoding early, if one did
+
+    def __post_init__(self):
+        import av
+
+        o = self.options
+        self.frames = _Sampler(_frame_targets(self.span, self.fps, o), o.short_side)
+        self.thumbs = _Sampler(_thumb_targets(self.span, o), o.thumb_short_side)
+        self.resampler = (av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+                          if self.audio is not None else None)
+        self.audio_done = self.audio is None
+
+    @property
+    def video_done(self) -> bool:
+        return self.video is None or (self.frames.full and self.thumbs.full)
+
+    def read(self, container) -> None:
+        import av
+
+        streams = [s for s in (self.video, self.audio) if s is not None]
+        bad_in_a_row = 0
+        try:
+            for packet in container.demux(*streams):
+                self.packets += 1
+                if self.video_done and self.audio_done:
+                    break  # everything the extractors use is in hand: read no further
+                if (self.video_done if packet.stream is self.video else self.audio_done):
+                    continue
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError as exc:  # a damaged packet: skip it, unless they keep coming
+                    bad_in_a_row += 1
+                    self.error = f"{_ffmpeg_reason(exc)} at {self.reach:.1f} s"
+                    if bad_in_a_row > MAX_BAD_PACKETS:
+                        break
+                    continue
+                bad_in_a_row = 0
+                for frame in decoded:
+                    self._take(frame, packet.stream is self.video)
+        except av.error.FFmpegError as exc:  # the demuxer itself broke off (a cut or damaged tail)
+            self.error = f"{_ffmpeg_reason(exc)} at {self.reach:.1f} s"
+        if self.resampler is not None:
+            try:
+                self._add_audio(self.resampler.resample(None))
+            except av.error.FFmpegError:
+                pass
+
+    def _take(self, frame, is_video: bool) -> None:
+        if is_video:
+            self.frames.offer(frame)
+            self.thumbs.offer(frame)
+        else:
+            self._add_audio(self.resampler.resample(frame))
+            self.audio_done = self.audio_reach >= self.span
+
+    def _add_audio(self, frames) -> None:
+        for f in frames:
+            self.chunks.append(f.to_ndarray().reshape(-1))
+            self.audio_reach += f.samples / SAMPLE_RATE
+
+    @property
+    def reach(self) -> float:
+        """Seconds of media decoded, by the further-reaching stream."""
+        video_reach = self.frames.last_time + 1.0 / self.fps if self.frames.seen else 0.0
+        return max(video_reach, self.audio_reach)
+
+    def result(self, path: str, duration: float, fps: float | None) -> DecodedClip:
+        samples = _join_audio(self.chunks, self.span) if self.audio is not None else None
+        if self.video is not None and self.frames.taken == 0 and not (samples is not None and samples.size):
+            raise Unreadable(self._nothing("the video stream holds no decodable frame"))
+        if self.video is None and (samples is None or samples.size == 0):
+            raise Unreadable(self._nothing("the audio stream holds no decodable samples"))
+        reach = self.reach
+        complete = self.video_done and self.audio_done  # stopped because it had everything
+        truncated = not complete and reach + min(END_TOLERANCE_S, 0.05 * self.span) < self.span
+        if duration <= 0 or truncated:
+            duration = reach  # a file that ends early lasts as long as what decodes
+        has_video = self.video is not None and self.frames.taken > 0
+        return DecodedClip(
+            path=path, duration_s=float(duration), audio=samples, sample_rate=SAMPLE_RATE, fps=fps,
+            frames=self.frames.array() if has_video else None,
+            frame_times=self.frames.times() if has_video else None,
+            thumbs=self.thumbs.array() if has_video else None,
+            thumb_times=self.thumbs.times() if has_video else None,
+            options=self.options, truncated=truncated, decoded_s=float(min(reach, self.span)),
+            decode_error=self.error, packets_read=self.packets,
+        )
+
+    def _nothing(self, what: str) -> str:
+        if self.error:
+            return f"FFmpeg opened the file but could not decode its first packets ({self.error.split(' at ')[0]})."
+        return f"{what}."
 
 
 # Demuxers of real audio/video files. Anything else FFmpeg can "open" (tty renders text as video,
@@ -141,14 +257,20 @@ class _Sampler:
         self.images: list[np.ndarray] = []
         self.stamps: list[float] = []
         self.last_time = 0.0
+        self.seen = 0  # frames offered
 
     @property
     def taken(self) -> int:
         return len(self.images)
 
+    @property
+    def full(self) -> bool:
+        return self.taken >= len(self.targets)
+
     def offer(self, frame) -> None:
         t = float(frame.time or 0.0)
         self.last_time = max(self.last_time, t)
+        self.seen += 1
         image = None
         while self.taken < len(self.targets) and t + 1e-3 >= self.targets[self.taken]:
             if image is None:

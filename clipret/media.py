@@ -34,6 +34,7 @@ class DecodeOptions:
     max_seconds: float = 300.0  # analyse at most this much of the clip
     timeout_s: float = 120.0  # wall-clock limit of the child process
     memory_mb: int = 4096  # address-space cap of the child process
+    decoder_threads: int = 0  # video decoding threads; 0: one per core (set 1 when workers share the cores)
 
 
 @dataclass
@@ -41,7 +42,7 @@ class DecodedClip:
     """A clip's audio and frames, ready for the extractors."""
 
     path: str
-    duration_s: float  # of the media (not capped by max_seconds)
+    duration_s: float  # of the media (not capped by max_seconds); of the part that decodes when truncated
     audio: np.ndarray | None  # (n_samples,) float32 mono at SAMPLE_RATE, None without an audio stream
     sample_rate: int
     fps: float | None  # of the video stream
@@ -50,6 +51,10 @@ class DecodedClip:
     thumbs: np.ndarray | None  # (n_thumbs, h, w, 3) uint8 RGB at thumb_fps
     thumb_times: np.ndarray | None  # (n_thumbs,) float seconds
     options: DecodeOptions
+    truncated: bool = False  # the file broke off before its declared end; what decoded is kept
+    decoded_s: float = 0.0  # seconds of media decoded (up to max_seconds)
+    decode_error: str = ""  # the FFmpeg error that was skipped or ended decoding early, if any
+    packets_read: int = 0  # packets demuxed: decoding stops reading once the extractors have enough
 
     @property
     def has_audio(self) -> bool:

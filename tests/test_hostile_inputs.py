@@ -76,9 +76,9 @@ def test_hostile_url_is_refused(url, cause):
 
 # --- files ------------------------------------------------------------------------------------
 
-# Refused by FFmpeg's probe, or by the worker's list of real audio/video demuxers (hls, concat,
-# tty, png_pipe… are not on it); either message names the cause.
-NOT_MEDIA = r"(not a media file that FFmpeg can read|not an audio or video file)"
+# Refused by FFmpeg's probe, by the worker's list of real audio/video demuxers (hls, concat,
+# tty, png_pipe… are not on it), or because not one packet decodes; each message names the step.
+NOT_MEDIA = r"(not a media file that FFmpeg can read|not an audio or video file|could not decode its first packets)"
 NOT_REGULAR = r"(the file is empty \(0 bytes\)|not a regular file)"  # devices and pipes stat as 0 bytes
 
 
