@@ -51,10 +51,12 @@ def cmd_from_folder(args, settings):
 
 def cmd_extract(args, settings):
     from clipret.corpus import read_clips
-    from clipret.indexing.extract import extract_corpus, parse_shard
+    from clipret.indexing.engines import extract_with_engine
+    from clipret.indexing.extract import parse_shard
 
-    report = extract_corpus(read_clips(args.corpus), args.corpus, settings, workers=args.workers,
-                            timeout_s=args.timeout, shard=parse_shard(args.shard), progress=not args.quiet)
+    report = extract_with_engine(args.engine, read_clips(args.corpus), args.corpus, settings,
+                                 ray_address=args.ray_address, workers=args.workers, timeout_s=args.timeout,
+                                 shard=parse_shard(args.shard), progress=not args.quiet)
     print(f"Features ({report.profile}): {len(report.computed)} extracted, {len(report.cached)} cached, "
           f"{len(report.failed)} failed, in {report.seconds:.1f} s")
     for clip_id, why in sorted(report.failed.items()):
@@ -100,7 +102,8 @@ def cmd_build(args, settings):
     from clipret.indexing.build import build_index, format_summary
 
     summary = build_index(settings, args.source, args.path, per_genre=args.per_genre, seconds=args.seconds,
-                          workers=args.workers, options=_train_options(args), progress=not args.quiet)
+                          workers=args.workers, options=_train_options(args), progress=not args.quiet,
+                          engine=getattr(args, "engine", "local"), ray_address=getattr(args, "ray_address", None))
     print(format_summary(summary))
 
 
@@ -181,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None, help="seconds allowed to decode one clip")
     p.add_argument("--shard", default=None, help="i/n: extract only records[i::n]")
     _workers(p)
+    _engine(p)
     p = command("train", cmd_train, "fusion, autoencoder, PCA, KMeans, maps → artifacts")
     p.add_argument("--corpus", required=True, type=Path)
     _training_options(p)
@@ -191,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("build", cmd_build, "corpus → extract → train → push → evaluate")
     p.add_argument("--from", dest="source", choices=SOURCES, default="demo")
     p.add_argument("--path", default=None, help="folder, playlists CSV or corpus folder (not for demo)")
+    _engine(p)
     _demo_options(p, DEMO_PER_GENRE, DEMO_SECONDS)
     _training_options(p)
     _workers(p)
@@ -242,6 +247,16 @@ def _training_options(p) -> None:
     p.add_argument("--encoder", choices=ENCODERS, default=DEFAULT_ENCODER,
                    help="neighbours: keeps each clip's input-space neighbours (default); paper: the paper's "
                         "reconstruction autoencoder on the unweighted features")
+
+
+def _engine(p) -> None:
+    from clipret.indexing.engines import ENGINES
+
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="local: a process pool here (default); ray: a Ray Data pipeline on --ray-address, "
+                        "or on a Ray started here")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="a running Ray cluster (e.g. auto, ray://head:10001); default: start Ray here")
 
 
 def _workers(p) -> None:

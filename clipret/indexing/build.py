@@ -73,10 +73,12 @@ def prepare_corpus(settings: Settings, source: str, path: str | Path | None = No
 def build_index(settings: Settings, source: str = "demo", path: str | Path | None = None, *,
                 per_genre: int = DEMO_PER_GENRE, seconds: float = DEMO_SECONDS, profile: str | None = None,
                 workers: int = 1, options: TrainOptions | None = None, alias: str | None = None,
-                progress: bool = True) -> BuildSummary:
-    """Build a new collection and move the alias to it; on any failure the alias stays where it was."""
+                progress: bool = True, engine: str = "local", ray_address: str | None = None) -> BuildSummary:
+    """Build a new collection and move the alias to it; on any failure the alias stays where it was.
+
+    `engine` extracts: "local" (a process pool here) or "ray" (Ray at `ray_address`, or started here)."""
+    from clipret.indexing.engines import extract_with_engine
     from clipret.indexing.evaluate import evaluate_serving, headline
-    from clipret.indexing.extract import extract_corpus
     from clipret.indexing.push import push_index
     from clipret.indexing.train import train_index
     from clipret.store import ClipStore
@@ -90,8 +92,8 @@ def build_index(settings: Settings, source: str = "demo", path: str | Path | Non
                                 seed=options.seed, workers=workers, progress=progress)
     records = read_clips(corpus_dir)
     timings["corpus"], clock = _lap(clock)
-    report = extract_corpus(records, corpus_dir, settings, profile=profile, workers=workers,
-                            progress=progress)
+    report = extract_with_engine(engine, records, corpus_dir, settings, ray_address=ray_address,
+                                 profile=profile, workers=workers, progress=progress)
     timings["extract"], clock = _lap(clock)
     trained = train_index(settings, records, corpus_dir, profile=profile, alias=alias, options=options,
                           progress=progress)

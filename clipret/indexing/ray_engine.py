@@ -1,0 +1,255 @@
+"""extract --engine ray: the local pool's clips, cache files and features, as a streaming Ray Data pipeline.
+
+clip tasks (the same plan as the local engine: cached clips are never sent)
+  → CPU tasks, one clip each: decode in a child process + librosa audio + dynamics (the weight-free blocks)
+  → an actor pool holding the networks (one GPU per actor when the cluster has GPUs, else CPU),
+    batches gathered across clips, one forward pass per clip
+  → rows of features (a few KB per clip) back to this process, which writes the per-clip cache
+    atomically, exactly as the local engine does, and reports every failure with the same reason.
+
+Ray Data streams: its backpressure keeps only a few batches of frames in the object store, so the
+frames of thousands of clips are never in memory together. Only the media must be readable at the
+same path on every node; the cache is written here, where `train` will read it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from clipret.config import Settings
+from clipret.corpus import ClipRecord
+from clipret.errors import ClipretError, ModelUnavailable
+from clipret.indexing.cache import save_features
+from clipret.indexing.extract import ClipOutcome, ClipTask, ExtractReport, _plan
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+MAX_INPUT_BLOCKS = 20_000  # one clip per CPU task up to this many clips; beyond, a few per task
+RAY_REQUIREMENT = "ray[data]==2.60.0"
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """How to run the pipeline; the defaults suit one machine and a cluster alike."""
+
+    address: str | None = None  # a running cluster ("auto", "ray://head:10001"); None = start Ray here
+    cpus: int | None = None  # CPUs of a Ray started here (default: this machine's cores); not on a cluster
+    model_actors: int | None = None  # actors holding the networks (default: one per GPU, else 30 % of CPUs)
+    threads: int | None = None  # BLAS/numba/torch threads per task and actor (default: as a local worker)
+    batch_clips: int = 4  # clips per actor batch: a few MB of frames each
+    max_retries: int = 3  # reruns of a CPU task whose worker died, before its clip is reported lost
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """Where the networks run and how many copies of them, decided from the cluster's resources."""
+
+    device: str  # "cuda" or "cpu"
+    actors: int
+    actor_gpus: float
+    threads: int  # BLAS, numba and torch threads of every task and actor
+
+    def worker_env(self) -> dict[str, str]:
+        """The thread variables a local pool worker gets (clipret.workers), for Ray's tasks and actors."""
+        return {name: str(self.threads) for name in THREAD_VARIABLES}
+
+
+def extract_corpus_ray(records: Sequence[ClipRecord], corpus_dir: str | Path, settings: Settings, *,
+                       profile: str | None = None, workers: int = 1, timeout_s: float | None = None,
+                       shard: tuple[int, int] | None = None, progress: bool = True,
+                       on_clip: Callable[[ClipOutcome], None] | None = None,
+                       options: RayOptions | None = None, stages: dict | None = None) -> ExtractReport:
+    """extract_corpus's contract (same cache, same features, same failure reasons) on Ray.
+
+    `workers` is the local engine's worker count: on a Ray started here, every task and actor gets
+    cores // workers BLAS, numba and torch threads, as each local worker does, because the thread
+    count changes the last bits of the librosa features and the CNN's floats (measured: up to 2e-6).
+    Ray is started only when some clip needs computing, and stopped again when it was started here.
+    `stages`, when given, is filled with the pipeline's shape and its summed seconds per stage.
+    """
+    from clipret.profiles import get_profile
+
+    start = time.monotonic()
+    options = options or RayOptions()
+    prof = get_profile(profile or settings.profile)
+    if shard is not None:
+        records = list(records)[shard[0]::shard[1]]
+    timeout = float(timeout_s if timeout_s is not None else prof.decode_options.timeout_s)
+    report = ExtractReport(profile=prof.name)
+    tasks = _plan(records, Path(corpus_dir), settings, prof.name, timeout, report)
+    if tasks:
+        with ray_session(options) as resources:
+            plan = stage_plan(resources, options, workers)
+            _compile_librosa_cache()
+            stages = {} if stages is None else stages
+            stages.update(device=plan.device, actors=plan.actors, cpus=resources.get("CPU", 0),
+                          gpus=resources.get("GPU", 0), decode_s=0.0, cpu_s=0.0, neural_s=0.0)
+            for outcome in _progress(_run_pipeline(tasks, plan, options, stages), len(tasks), progress,
+                                     prof.name):
+                if outcome.fatal:
+                    raise ModelUnavailable(outcome.reason)
+                if outcome.ok:
+                    report.computed.append(outcome.clip_id)
+                else:
+                    report.failed[outcome.clip_id] = outcome.reason
+                if on_clip is not None:
+                    on_clip(outcome)
+    report.seconds = time.monotonic() - start
+    return report
+
+
+@contextlib.contextmanager
+def ray_session(options: RayOptions) -> Iterator[dict[str, float]]:
+    """Yield the cluster's resources: a Ray already initialised in this process, the cluster at
+    options.address, or a local Ray on this machine's cores (shut down on the way out)."""
+    ray = _import_ray()
+    if ray.is_initialized():
+        yield ray.cluster_resources()
+        return
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home from offline machines
+    try:
+        if options.address:
+            ray.init(address=options.address, log_to_driver=False, logging_level="WARNING")
+        else:
+            cpus = options.cpus or os.cpu_count() or 1
+            gpus = _local_gpus()
+            # CPU actors get a logical CPU on top of the cores: their work is part of each clip's.
+            extra = 0 if gpus else default_cpu_actors(cpus)
+            ray.init(num_cpus=cpus + extra, num_gpus=gpus, include_dashboard=False, log_to_driver=False,
+                     logging_level="WARNING", runtime_env={"env_vars": {"PYTHONPATH": _python_path()}})
+    except ConnectionError as exc:
+        raise ClipretError(f"Could not reach the Ray cluster at {options.address} ({exc}); start it with "
+                           "`ray start --head` (or `ray up`) or fix --ray-address.") from None
+    try:
+        yield ray.cluster_resources()
+    finally:
+        ray.shutdown()
+
+
+def stage_plan(resources: dict[str, float], options: RayOptions, workers: int = 1) -> StagePlan:
+    """One actor per GPU when there are GPUs (features then differ from CPU ones in the last bits),
+    else CPU actors on about 30 % of the CPUs (the share of a clip's work that is neural)."""
+    gpus = int(resources.get("GPU", 0))
+    # Here: a local worker's share of the cores. On a cluster: one thread a task, as Ray sets it.
+    threads = options.threads or (1 if options.address else max(1, (os.cpu_count() or 1) // max(1, workers)))
+    if gpus:
+        return StagePlan("cuda", options.model_actors or gpus, 1.0, threads)
+    cpus = int(resources.get("CPU", 1))
+    return StagePlan("cpu", options.model_actors or default_cpu_actors(cpus), 0.0, threads)
+
+
+def default_cpu_actors(cpus: int) -> int:
+    return max(1, round(0.3 * cpus))
+
+
+def _run_pipeline(tasks: list[ClipTask], plan: StagePlan, options: RayOptions,
+                  stages: dict) -> Iterator[ClipOutcome]:
+    """Yield one outcome per task, in completion order; clips whose blocks Ray gave up on are 'lost'."""
+    import ray.data
+
+    from clipret.indexing.ray_stages import NeuralBlocks, decode_clip_row
+
+    _quiet_ray_data()
+    rows = [{**asdict(task), "threads": plan.threads} for task in tasks]
+    env = {"env_vars": plan.worker_env()}
+    with warnings.catch_warnings():
+        # Ray 2.60 has no named parameter bounding the retries of a task whose worker died (its
+        # default retries forever), only the deprecated remote-args keywords.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        dataset = (ray.data.from_items(rows, override_num_blocks=min(len(rows), MAX_INPUT_BLOCKS))
+                   .map(decode_clip_row, num_cpus=1, runtime_env=env, max_retries=options.max_retries)
+                   .map_batches(NeuralBlocks, fn_constructor_kwargs={"device": plan.device,
+                                                                     "threads": plan.threads},
+                                runtime_env=env,
+                                batch_size=options.batch_clips, batch_format="numpy",
+                                compute=ray.data.ActorPoolStrategy(size=plan.actors), num_cpus=1,
+                                num_gpus=plan.actor_gpus, max_task_retries=options.max_retries))
+    seen = set()
+    for row in dataset.iter_rows():
+        seen.add(row["clip_id"])
+        for stage in ("decode_s", "cpu_s", "neural_s"):
+            stages[stage] += float(row[stage])
+        yield _store(row)
+    for task in tasks:
+        if task.clip_id not in seen:
+            yield ClipOutcome(task.clip_id, False, f"lost: a Ray worker died on it {options.max_retries + 1} "
+                                                   "times (out of memory?); run again")
+
+
+def _store(row: dict) -> ClipOutcome:
+    """Write a finished row's features to the cache (atomically); its outcome as extract_one's."""
+    from clipret.indexing.ray_stages import failure_reason
+
+    clip_id, seconds = str(row["clip_id"]), float(row["seconds"])
+    if row["reason"]:
+        return ClipOutcome(clip_id, False, str(row["reason"]), seconds, fatal=bool(row["fatal"]))
+    try:
+        save_features(Path(row["cache_path"]), pickle.loads(row["features"]), str(row["key"]),
+                      float(row["duration_s"]))
+    except Exception as exc:  # noqa: BLE001 - a clip that cannot be cached is a failed clip
+        return ClipOutcome(clip_id, False, failure_reason(exc), seconds)
+    return ClipOutcome(clip_id, True, "", seconds)
+
+
+def _progress(outcomes: Iterator[ClipOutcome], total: int, progress: bool, profile: str):
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=f"extract ({profile}, ray)", unit="clip", disable=not progress) as bar:
+        for outcome in outcomes:
+            if not outcome.ok:
+                bar.write(f"  skipped {outcome.clip_id}: {outcome.reason}")
+            bar.update(1)
+            yield outcome
+
+
+def _quiet_ray_data() -> None:
+    """Our progress bar instead of Ray Data's; lost blocks reported per clip instead of failing the run."""
+    import logging
+
+    from ray.data import DataContext
+
+    context = DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    context.max_errored_blocks = -1  # a clip that kills its worker max_retries times is reported 'lost'
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "bars disabled": ours are on
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ClipretError(f"--engine ray needs Ray: pip install '{RAY_REQUIREMENT}'.") from None
+    return ray
+
+
+def _local_gpus() -> int:
+    """CUDA devices on this machine (Ray's own detection needs NVML, which containers may lack)."""
+    try:
+        import torch
+    except ImportError:
+        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _python_path() -> str:
+    """PYTHONPATH for a local Ray's workers: this clipret importable, from a source checkout too."""
+    root = str(Path(__file__).resolve().parents[2])
+    return os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+
+
+def _compile_librosa_cache() -> None:
+    """librosa's numba cache compiled here, once, under its lock (clipret.jit_cache), before any task
+    of a local Ray loads it; on a cluster each node's first task does the same under that node's lock."""
+    try:
+        from clipret import jit_cache
+    except ImportError:  # a clipret without its own numba cache
+        return
+    jit_cache.ensure_ready(log=print)

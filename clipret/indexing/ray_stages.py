@@ -1,0 +1,190 @@
+"""The two stages of the Ray pipeline, run on Ray's workers: CPU tasks, then a pool of model actors.
+
+Both stages compute exactly what `extract.extract_one` computes, block by block, with the same
+functions and the same error texts; they only split the work. Rows are plain dicts (strings,
+numbers, pickled bytes), so Ray Data never has to understand a DecodedClip.
+
+`decode_clip_row` (a CPU task per clip): decode (in a child process, as everywhere), then the
+weight-free blocks (librosa audio, dynamics). Only what the networks read travels on.
+`NeuralBlocks` (an actor; one model load per actor): the neural blocks (video CNN, lyrics encoder)
+for a batch of clips gathered across clips, one forward pass per clip, so each clip's floats are
+those of the local engine (a batch of padded texts changes MiniLM's; tested).
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from dataclasses import fields, replace
+
+import numpy as np
+
+from clipret.errors import ClipretError, ModelUnavailable
+
+# Extractors without weights, run in the CPU tasks; every other extractor of a layout runs in the actors.
+CPU_EXTRACTORS = frozenset({"librosa_257", "dynamics"})
+NOTHING_EXTRACTED = "no audio, video or lyrics could be extracted"  # extract_one's reason, word for word
+
+
+def layout(profile: str) -> tuple[tuple[str, str], ...]:
+    """((block name, extractor name), ...) of `profile`, in concatenation order."""
+    from clipret.profiles import _LAYOUTS, get_profile
+
+    get_profile(profile)  # a clear error for an unknown profile
+    return _LAYOUTS[profile]
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The reason extract_one would report for `exc`."""
+    return str(exc) if isinstance(exc, ClipretError) else f"{type(exc).__name__}: {exc}"
+
+
+def decode_clip_row(row: dict) -> dict:
+    """A ClipTask's fields → the row the actors take: CPU blocks done, frames pickled, or a failure.
+
+    Blocks run in layout order and stop at the first error, as extract_one's would; an error is kept
+    with its block's position, since a neural block before it may fail first (and then wins).
+    """
+    from clipret.features import get_extractor
+    from clipret.media import decode
+    from clipret.profiles import get_profile
+
+    start = time.monotonic()
+    out = {"clip_id": row["clip_id"], "cache_path": row["cache_path"], "key": row["key"],
+           "lyrics": row["lyrics"], "profile": row["profile"], "reason": "", "fatal": False,
+           "duration_s": 0.0, "payload": b"", "decode_s": 0.0, "cpu_s": 0.0}
+    blocks: dict[str, np.ndarray | None] = {}
+    error: tuple[int, str] | None = None
+    try:
+        _load_librosa_cache()
+        prof = get_profile(row["profile"])
+        decoded = decode(row["media_path"], _decode_options(prof.decode_options, row))
+        out["decode_s"] = time.monotonic() - start
+        for position, (block, name) in enumerate(layout(row["profile"])):
+            if name not in CPU_EXTRACTORS:
+                continue
+            try:
+                blocks[block] = get_extractor(name).extract(decoded)
+            except ModelUnavailable:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the clip fails, the corpus goes on
+                error = (position, failure_reason(exc))
+                break
+    except ModelUnavailable as exc:
+        out.update(reason=str(exc), fatal=True)
+    except Exception as exc:  # noqa: BLE001 - decoding failed: nothing goes to the actors
+        out["reason"] = failure_reason(exc)
+    else:
+        out["duration_s"] = float(decoded.duration_s)
+        out["payload"] = pickle.dumps({"blocks": blocks, "error": error, "clip": for_networks(decoded, prof.name)},
+                                      protocol=pickle.HIGHEST_PROTOCOL)
+    out["seconds"] = time.monotonic() - start
+    out["cpu_s"] = out["seconds"] - out["decode_s"] if out["decode_s"] else 0.0
+    return out
+
+
+def _decode_options(options, row: dict):
+    """The profile's decode with the task's timeout, and its share of decoder threads where the decoder
+    has that option (as a local worker's)."""
+    changes = {"timeout_s": float(row["timeout_s"])}
+    if "decoder_threads" in {f.name for f in fields(options)}:
+        changes["decoder_threads"] = int(row["threads"])
+    return replace(options, **changes)
+
+
+_librosa_cache_loaded = False
+
+
+def _load_librosa_cache() -> None:
+    """Once per worker process: librosa's compiled code from clipret's numba cache (compiled under its
+    lock if this node has none yet), as a local pool worker loads it when it starts."""
+    global _librosa_cache_loaded
+    if _librosa_cache_loaded:
+        return
+    try:
+        from clipret import jit_cache
+    except ImportError:  # a clipret without its own numba cache
+        jit_cache = None
+    if jit_cache is not None:
+        jit_cache.load_in_process()
+    _librosa_cache_loaded = True
+
+
+def for_networks(decoded, profile: str):
+    """The decoded clip without what no network reads: the thumbs (only dynamics reads them), and the
+    audio or frames when no network of the profile takes that modality (4-minute audio is ~20 MB)."""
+    from clipret.features import EXTRACTORS
+
+    modalities = {EXTRACTORS[name].modality for _, name in layout(profile) if name not in CPU_EXTRACTORS}
+    return replace(decoded, thumbs=None, thumb_times=None,
+                   audio=decoded.audio if "audio" in modalities else None,
+                   frames=decoded.frames if "video" in modalities else None,
+                   frame_times=decoded.frame_times if "video" in modalities else None)
+
+
+class NeuralBlocks:
+    """An actor holding the profile's networks (loaded once, on the first batch) on `device`."""
+
+    def __init__(self, device: str = "cpu", threads: int = 1):
+        import torch
+
+        self.device = device
+        torch.set_num_threads(int(threads))  # a local worker's thread count: the same floats
+        _load_librosa_cache()  # audio networks resample and take spectrograms with librosa
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
+        rows = [{key: batch[key][i] for key in batch} for i in range(len(batch["clip_id"]))]
+        finished = [self._finish(row) for row in rows]
+        return {key: [row[key] for row in finished] for key in _OUTPUT_COLUMNS}
+
+    def _finish(self, row: dict) -> dict:
+        start = time.monotonic()
+        out = {"clip_id": str(row["clip_id"]), "cache_path": str(row["cache_path"]), "key": str(row["key"]),
+               "duration_s": float(row["duration_s"]), "reason": str(row["reason"]),
+               "fatal": bool(row["fatal"]), "features": b"", "decode_s": float(row["decode_s"]),
+               "cpu_s": float(row["cpu_s"]), "neural_s": 0.0}
+        if not out["reason"]:
+            try:
+                features = self._neural_blocks(row)
+                out["features"] = pickle.dumps(features, protocol=pickle.HIGHEST_PROTOCOL)
+            except ModelUnavailable as exc:
+                out.update(reason=str(exc), fatal=True)
+            except _CpuBlockFailed as exc:
+                out["reason"] = exc.reason
+            except Exception as exc:  # noqa: BLE001 - one clip fails, the batch goes on
+                out["reason"] = failure_reason(exc)
+        out["neural_s"] = time.monotonic() - start
+        out["seconds"] = float(row["seconds"]) + out["neural_s"]
+        return out
+
+    def _neural_blocks(self, row: dict) -> dict[str, np.ndarray | None]:
+        """Every block in layout order (the CPU ones already done); raises what extract_one would raise."""
+        from clipret.features import get_extractor
+
+        done = pickle.loads(row["payload"])
+        failed_at, reason = done["error"] or (None, "")
+        features: dict[str, np.ndarray | None] = {}
+        for position, (block, name) in enumerate(layout(str(row["profile"]))):
+            if failed_at is not None and position >= failed_at:
+                raise _CpuBlockFailed(reason)
+            if name in CPU_EXTRACTORS:
+                features[block] = done["blocks"][block]
+                continue
+            extractor = get_extractor(name, self.device)
+            item = str(row["lyrics"]) if extractor.modality == "lyrics" else done["clip"]
+            features[block] = extractor.extract_batch([item])[0]  # this clip's own forward pass
+        if all(v is None for v in features.values()):
+            raise ClipretError(NOTHING_EXTRACTED)
+        return features
+
+
+class _CpuBlockFailed(Exception):
+    """A CPU block failed before any neural block could: its reason stands, word for word."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+_OUTPUT_COLUMNS = ("clip_id", "cache_path", "key", "duration_s", "reason", "fatal", "seconds", "features",
+                   "decode_s", "cpu_s", "neural_s")  # the last three: seconds per stage, for the benchmark
