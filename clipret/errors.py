@@ -35,3 +35,7 @@ class StoreUnavailable(ClipretError):
 
 class CorpusError(ClipretError):
     """A corpus folder or clips.jsonl is malformed."""
+
+
+class ExtractionFailed(ClipretError):
+    """The process extracting a clip's features crashed, hung past its limit or ran out of memory."""

@@ -101,18 +101,23 @@ class LoadedIndex:
         return d.argmin(axis=1)
 
     def extract_file(self, path: str | Path, lyrics: str = "", timeout_s: float | None = None):
-        """Decode and extract one media file with this index's profile → (features, duration_s)."""
-        from clipret.media import decode
-        from clipret.profiles import extract_clip
+        """Decode and extract one media file with this index's profile → (features, duration_s).
+
+        The work runs in a warm query worker process (clipret.query_worker), never in this one: a file
+        that crashes, hangs or floods a decoder or an extractor costs that worker, not the caller.
+        """
+        from clipret.query_worker import extract_file
 
         options = self.profile.decode_options
         if timeout_s is not None:
             options = replace(options, timeout_s=timeout_s)
-        decoded = decode(path, options)
-        features = extract_clip(decoded, lyrics, self.profile)
-        if all(v is None for v in features.values()):
-            raise ClipretError(f"{path}: no audio, video or lyrics could be extracted from this clip.")
-        return features, decoded.duration_s
+        return extract_file(path, lyrics, self.profile.name, options)
+
+    def prestart_worker(self) -> None:
+        """Start warming a query worker for this index's profile now, so the first query finds it ready."""
+        from clipret.query_worker import shared_pool
+
+        shared_pool().prestart(self.profile.name, self.profile.decode_options)
 
 
 def _matching_profile(manifest: dict[str, Any]):

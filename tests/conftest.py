@@ -10,6 +10,14 @@ from clipret.encode import write_clip
 SR = 22050
 
 
+def pytest_configure(config):
+    # librosa's numba cache: clipret's own folder, compiled once under its lock before any test (or a
+    # process a test starts) extracts audio, so no two processes ever compile it at once.
+    from clipret import jit_cache
+
+    jit_cache.ensure_ready(log=print)
+
+
 def sine(freq: float, seconds: float, sr: int = SR, amplitude: float = 0.5) -> np.ndarray:
     t = np.arange(int(seconds * sr)) / sr
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)

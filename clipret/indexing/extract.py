@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from clipret.config import Settings
@@ -47,6 +49,7 @@ class ExtractReport:
     cached: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # what the pool said: workers retried, cache rebuilt
 
     @property
     def ready(self) -> list[str]:
@@ -90,15 +93,16 @@ def extract_corpus(records: Sequence[ClipRecord], corpus_dir: str | Path, settin
     timeout = float(timeout_s if timeout_s is not None else prof.decode_options.timeout_s)
     report = ExtractReport(profile=prof.name)
     tasks = _plan(records, Path(corpus_dir), settings, prof.name, timeout, report)
-    for outcome in _run(tasks, workers, progress, prof.name):
-        if outcome.fatal:
-            raise ModelUnavailable(outcome.reason)
-        if outcome.ok:
-            report.computed.append(outcome.clip_id)
-        else:
-            report.failed[outcome.clip_id] = outcome.reason
-        if on_clip is not None:
-            on_clip(outcome)
+    with contextlib.closing(_run(tasks, workers, progress, prof.name, report.notes)) as outcomes:
+        for outcome in outcomes:  # leaving this block early (an error, Ctrl-C, SIGTERM) stops the workers
+            if outcome.fatal:
+                raise ModelUnavailable(outcome.reason)
+            if outcome.ok:
+                report.computed.append(outcome.clip_id)
+            else:
+                report.failed[outcome.clip_id] = outcome.reason
+            if on_clip is not None:
+                on_clip(outcome)
     report.seconds = time.monotonic() - start
     return report
 
@@ -121,71 +125,217 @@ def _plan(records, corpus_dir: Path, settings: Settings, profile: str, timeout: 
     return tasks
 
 
-def _run(tasks: list[ClipTask], workers: int, progress: bool, profile: str):
+def _run(tasks: list[ClipTask], workers: int, progress: bool, profile: str, notes: list[str]):
     """Yield a ClipOutcome per task, in completion order, with a progress bar."""
     from tqdm import tqdm
 
+    def say(message: str) -> None:
+        notes.append(message.strip())
+        tqdm.write(message)
+
     with tqdm(total=len(tasks), desc=f"extract ({profile})", unit="clip", disable=not progress) as bar:
-        outcomes = _in_process(tasks) if workers <= 1 or len(tasks) <= 1 else _in_pool(tasks, workers)
-        for outcome in outcomes:
-            if not outcome.ok:
-                bar.write(f"  skipped {outcome.clip_id}: {outcome.reason}")
-            bar.update(1)
-            yield outcome
+        outcomes = _in_process(tasks, say) if workers <= 1 or len(tasks) <= 1 else _in_pool(tasks, workers, say)
+        with contextlib.closing(outcomes):
+            for outcome in outcomes:
+                if not outcome.ok:
+                    bar.write(f"  skipped {outcome.clip_id}: {outcome.reason}")
+                bar.update(1)
+                yield outcome
 
 
-def _in_process(tasks: list[ClipTask]):
+def _in_process(tasks: list[ClipTask], say):
+    from clipret import jit_cache
+
+    jit_cache.ensure_ready(log=say)
     for task in tasks:
         yield extract_one(task)
 
 
-def _in_pool(tasks: list[ClipTask], workers: int):
-    """Run in `workers` spawned processes, each loading the models once; never more in flight than
-    twice the workers, so a crash loses only the clips being worked on."""
-    import multiprocessing
+def _in_pool(tasks: list[ClipTask], workers: int, say):
+    """Run in `workers` warm worker processes (clipret.workers), one clip each at a time; a worker that
+    dies is replaced and its clip retried (see _PoolRun). The workers are gone when this generator is."""
+    from clipret import jit_cache
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    pending = list(reversed(tasks))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_init_worker, initargs=(threads,)) as pool:
-        running = {}
-        while pending or running:
-            while pending and len(running) < 2 * workers:
-                task = pending.pop()
-                running[pool.submit(extract_one, task)] = task
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                task = running.pop(future)
-                try:
-                    yield future.result()
-                except BrokenProcessPool:
-                    yield ClipOutcome(task.clip_id, False, "the worker process died (out of memory?)")
-                    for other in running.values():
-                        yield ClipOutcome(other.clip_id, False, "lost with a crashed worker; run again")
-                    for other in pending:
-                        yield ClipOutcome(other.clip_id, False, "not run: a worker crashed; run again")
+    jit_cache.ensure_ready(log=say)  # compiled once, here, before any worker could race to do it
+    run = _PoolRun(tasks, workers, say)
+    try:
+        yield from run.outcomes()
+    finally:
+        run.stop()
+
+
+class _PoolRun:
+    """A few worker threads, each driving one worker process through a shared list of clips.
+
+    A worker that dies by a signal is reported and its clip retried once in a fresh worker; when it
+    dies the same way a second time outside decoding, librosa's numba cache is rebuilt under its lock
+    and the clip tried a last time. A decode that crashes twice, or any step past its time or memory
+    limit, fails that clip only.
+    """
+
+    def __init__(self, tasks: list[ClipTask], workers: int, say):
+        from clipret.workers import WorkerOptions
+
+        self.say = say
+        self.todo = deque((task, ()) for task in tasks)  # (task, kinds of the deaths it caused so far)
+        self.results: queue.Queue = queue.Queue()
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.live: list = []
+        self.rebuilt = False
+        self.rebuild_lock = threading.Lock()
+        threads = max(1, (os.cpu_count() or 1) // workers)  # N workers share the cores: a slice each
+        timeout = tasks[0].timeout_s if tasks else 120.0
+        self.memory_mb = _memory_mb(tasks)
+        self.options = WorkerOptions(threads=threads, memory_mb=self.memory_mb,
+                                     phase_timeouts={"decode": timeout, "*": EXTRACT_TIMEOUT_S},
+                                     warm=("clipret.indexing.extract:warm_worker", ()))
+        self.threads = [threading.Thread(target=self._drive, daemon=True, name=f"extract-worker-{i}")
+                        for i in range(min(workers, len(tasks)))]
+        self.expected = len(tasks)
+        for thread in self.threads:
+            thread.start()
+
+    def outcomes(self):
+        for _ in range(self.expected):
+            item = self.results.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopping = True
+            live, self.live = self.live, []
+        for worker in live:
+            worker.stop(grace_s=0.5)
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+    # -- in each thread ------------------------------------------------------------------------
+    def _next(self):
+        with self.lock:
+            return None if self.stopping or not self.todo else self.todo.popleft()
+
+    def _new_worker(self):
+        from clipret.workers import Worker
+
+        with self.lock:
+            if self.stopping:
+                return None
+            worker = Worker(self.options)
+            self.live.append(worker)
+            return worker
+
+    def _drive(self) -> None:
+        from clipret.workers import WorkerFailed
+
+        worker = None
+        try:
+            while (item := self._next()) is not None:
+                task, deaths = item
+                worker = worker if worker is not None and worker.alive else self._new_worker()
+                if worker is None:
                     return
+                try:
+                    self.results.put(worker.call("clipret.indexing.extract:extract_one", task))
+                except WorkerFailed as exc:
+                    worker = None
+                    if not self.stopping:
+                        self._after_death(task, deaths, exc)
+        except BaseException as exc:  # noqa: BLE001 - e.g. the warm-up failed: the run stops with it
+            self.results.put(exc)
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    def _after_death(self, task: ClipTask, deaths: tuple[str, ...], exc) -> None:
+        from clipret.workers import decode_failure_message
+
+        if exc.kind in ("timeout", "memory"):
+            self.results.put(ClipOutcome(task.clip_id, False, _limit_reason(task, exc, self.memory_mb)))
+            return
+        deaths = (*deaths, exc.kind)
+        if len(deaths) == 1:
+            self.say(f"  {task.clip_id}: {exc}; retrying it once in a fresh worker")
+            self._retry(task, deaths)
+        elif len(deaths) == 2 and exc.phase != "decode" and deaths[0] == deaths[1]:
+            self._rebuild_cache(f"two workers died by {exc.kind} on {task.clip_id}, last in step '{exc.phase}'")
+            self._retry(task, deaths)
+        elif exc.phase == "decode":
+            self.results.put(ClipOutcome(task.clip_id, False, decode_failure_message(
+                task.media_path, exc.kind, task.timeout_s, self.memory_mb)))
+        else:
+            self.results.put(ClipOutcome(task.clip_id, False, f"the worker process died {len(deaths)} times on "
+                                                              f"this clip ({', '.join(deaths)}, last in step "
+                                                              f"'{exc.phase}')"))
+
+    def _retry(self, task: ClipTask, deaths: tuple[str, ...]) -> None:
+        with self.lock:
+            self.todo.appendleft((task, deaths))
+
+    def _rebuild_cache(self, reason: str) -> None:
+        """Rebuild librosa's numba cache once per run; other threads wait here until it is done."""
+        from clipret import jit_cache
+
+        with self.rebuild_lock:
+            if self.rebuilt:
+                return
+            self.say(f"  {reason}: rebuilding librosa's numba cache under its lock, then retrying once more")
+            jit_cache.rebuild(reason, log=lambda m: self.say(f"  {m}"))
+            self.rebuilt = True
 
 
-def _init_worker(threads: int) -> None:
-    # N workers share the cores: each takes its slice instead of all of them.
-    import torch
+EXTRACT_TIMEOUT_S = 600.0  # limit of one clip's feature step in a pool worker (decoding has its own)
 
-    torch.set_num_threads(threads)
+
+def _memory_mb(tasks: list[ClipTask]) -> int:
+    """What a clip may add to a warm worker's memory: the profile's decoding cap."""
+    from clipret.profiles import get_profile
+
+    return get_profile(tasks[0].profile).decode_options.memory_mb if tasks else 4096
+
+
+def _limit_reason(task: ClipTask, exc, memory_mb: int) -> str:
+    from clipret.workers import decode_failure_message
+
+    if exc.phase == "decode":
+        return decode_failure_message(task.media_path, exc.kind, task.timeout_s, memory_mb)
+    if exc.phase == "start":
+        return f"the worker process could not start: {exc}"
+    if exc.kind == "timeout":
+        return f"feature extraction took longer than {EXTRACT_TIMEOUT_S:g} s and was stopped"
+    return f"feature extraction needed more than {memory_mb} MB of memory and was stopped"
+
+
+def warm_worker() -> None:
+    """A pool worker's start: load librosa's compiled code (complete, compiled by the parent)."""
+    from clipret import jit_cache
+
+    jit_cache.load_in_process()
 
 
 def extract_one(task: ClipTask) -> ClipOutcome:
-    """Decode one clip, extract its blocks and cache them; any failure becomes a reason, not a crash."""
+    """Decode one clip, extract its blocks and cache them; any failure becomes a reason, not a crash.
+
+    In a worker process (already an isolated child) the clip is decoded right here, with the phases
+    reported to the parent; elsewhere decoding runs in a fresh child process (clipret.media.decode).
+    """
     from clipret.media import decode
     from clipret.profiles import extract_clip, get_profile
+    from clipret.workers import decode_here, in_worker, phase
 
     start = time.monotonic()
     try:
         prof = get_profile(task.profile)
-        decoded = decode(task.media_path, replace(prof.decode_options, timeout_s=task.timeout_s))
+        options = _decode_options(prof.decode_options, task.timeout_s)
+        phase("decode")
+        decoded = decode_here(task.media_path, options) if in_worker() else decode(task.media_path, options)
+        phase("extract")
         features = extract_clip(decoded, task.lyrics, prof)
         if all(v is None for v in features.values()):
             raise ClipretError("no audio, video or lyrics could be extracted")
+        phase("save")
         save_features(Path(task.cache_path), features, task.key, decoded.duration_s)
     except ModelUnavailable as exc:
         return ClipOutcome(task.clip_id, False, str(exc), time.monotonic() - start, fatal=True)
@@ -194,3 +344,13 @@ def extract_one(task: ClipTask) -> ClipOutcome:
     except Exception as exc:  # noqa: BLE001 - one bad clip must not stop the corpus
         return ClipOutcome(task.clip_id, False, f"{type(exc).__name__}: {exc}", time.monotonic() - start)
     return ClipOutcome(task.clip_id, True, "", time.monotonic() - start)
+
+
+def _decode_options(options, timeout_s: float):
+    """The profile's decode options with this run's timeout; in a worker sharing the cores, its slice
+    of decoder threads."""
+    changes = {"timeout_s": timeout_s}
+    threads = int(os.environ.get("CLIPRET_WORKER_THREADS", "0") or 0)
+    if threads > 0 and "decoder_threads" in {f.name for f in fields(options)}:
+        changes["decoder_threads"] = threads
+    return replace(options, **changes)

@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from clipret.config import Settings
-from clipret.errors import IndexNotFound, StoreUnavailable
+from clipret.errors import ClipretError, IndexNotFound, StoreUnavailable
 from clipret.search import SearchEngine
 
 BUILD_COMMAND = "python -m indexer build --from demo"
@@ -45,7 +45,22 @@ def shared_store(s: Settings):
 @st.cache_resource(show_spinner="Opening the index…", max_entries=4)
 def _engine(settings: Settings, collection: str) -> SearchEngine:
     # One engine per built collection: after an alias swap the next run gets the new one.
-    return SearchEngine(settings, store=shared_store(settings), collection=collection)
+    engine = SearchEngine(settings, store=shared_store(settings), collection=collection)
+    _prestart_query_worker(engine)
+    return engine
+
+
+def _prestart_query_worker(engine: SearchEngine) -> None:
+    """Warm a query worker (a separate process: uploads and downloads are extracted there, never in
+    this server) while the index opens, so the first query by a file finds its models loaded."""
+    from clipret.profiles import get_profile
+    from clipret.query_worker import shared_pool
+
+    try:
+        profile = get_profile(engine.manifest["profile"])
+    except (ClipretError, KeyError):
+        return  # no usable index yet: the page says so, and nothing is worth warming
+    shared_pool().prestart(profile.name, profile.decode_options)
 
 
 def engine_or_stop() -> SearchEngine:

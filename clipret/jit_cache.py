@@ -1,0 +1,212 @@
+"""The numba cache of librosa's compiled code: clipret's own folder, compiled once, under a lock.
+
+librosa's ``@guvectorize(cache=True)`` functions write two cache files per compiled variant with
+separate renames (numba issue 10128, librosa issue 1998): two fresh processes compiling at once can
+leave a mismatched pair that crashes every later process in ``librosa.beat.beat_track``. So every
+process that may run librosa points NUMBA_CACHE_DIR at a folder clipret owns (`configure`, before
+numba is imported) and calls `ensure_ready` before its first extraction: the first caller compiles
+everything clipret's audio features use, in a child process, under an exclusive file lock, then
+writes a completeness marker; later callers see the marker and only read. A folder without a valid
+marker is emptied and compiled again under the same lock, and `rebuild` does so on demand (after
+workers died twice the same way).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from clipret.errors import ClipretError
+
+MARKER = "clipret-complete.json"  # written last: the folder holds a complete, consistent cache
+LOCK = ".lock"  # flock'd: exclusive to compile or remove, shared while a process loads the cache
+COMPILE_TIMEOUT_S = 900.0  # a cold compile takes ~20-60 s on 2 busy cores
+# librosa modules whose @guvectorize/@vectorize(cache=True) functions compile when they are imported
+_EAGER_MODULES = ("librosa.beat", "librosa.util.utils", "librosa.core.audio", "librosa.core.spectrum",
+                  "librosa.feature.utils", "librosa.sequence", "librosa.filters", "librosa.util.matching",
+                  "librosa.core.notation", "librosa.core.pitch", "librosa.core.constantq")
+
+COMPILING_ENV = "CLIPRET_JIT_COMPILING"  # set in the compiling child: it must not wait for its parent's lock
+
+_ready_in_process: str | None = None  # the cache folder this process has checked (the fast path)
+_loading = False  # this process holds the shared lock (it must not ask for the exclusive one)
+
+
+def cache_dir() -> Path:
+    """$NUMBA_CACHE_DIR when set, else $CLIPRET_CACHE_DIR/numba, else ~/.cache/clipret/numba (XDG)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return Path(os.environ["NUMBA_CACHE_DIR"]).expanduser().resolve()
+    if os.environ.get("CLIPRET_CACHE_DIR"):
+        return Path(os.environ["CLIPRET_CACHE_DIR"]).expanduser().resolve() / "numba"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser().resolve() / "clipret" / "numba"
+
+
+def configure() -> Path:
+    """Point numba (now, and every child process through the environment) at clipret's cache folder."""
+    folder = cache_dir()
+    os.environ["NUMBA_CACHE_DIR"] = str(folder)
+    if "numba.core.config" in sys.modules:  # numba read its settings already: read them again
+        sys.modules["numba.core.config"].reload_config()
+    return folder
+
+
+def fingerprint() -> dict[str, str]:
+    """What the compiled code depends on: Python, numba, librosa, and where librosa's sources are (and
+    when they were written: numba recompiles, and so writes, when a source file changes)."""
+    from importlib import metadata, util
+
+    spec = util.find_spec("librosa")
+    root = Path(spec.origin).parent if spec and spec.origin else Path()
+    newest = max((p.stat().st_mtime_ns for p in root.rglob("*.py")), default=0)
+    return {"python": sys.version.split()[0], "executable": sys.executable,
+            "numba": metadata.version("numba"), "librosa": metadata.version("librosa"),
+            "librosa_dir": str(root), "librosa_sources_mtime_ns": str(newest)}
+
+
+def is_complete(folder: Path | None = None) -> bool:
+    """Whether `folder` holds a complete cache compiled for this very Python, numba and librosa."""
+    marker = (folder or cache_dir()) / MARKER
+    try:
+        return json.loads(marker.read_text(encoding="utf-8")).get("fingerprint") == fingerprint()
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def ensure_ready(log=None) -> bool:
+    """Configure, and compile the cache once under the exclusive lock if it is not complete yet.
+    True when this call compiled it. `log` (e.g. print) hears what is done, when something is."""
+    global _ready_in_process
+    folder = configure()
+    if os.environ.get(COMPILING_ENV) or _loading:
+        return False
+    if _ready_in_process == str(folder) and (folder / MARKER).is_file():
+        return False
+    compiled = False
+    if not is_complete(folder):
+        with _locked(folder, fcntl.LOCK_EX):
+            if not is_complete(folder):  # another process may have finished while we waited
+                _compile(folder, log, "the numba cache is missing or incomplete")
+                compiled = True
+    _ready_in_process = str(folder)
+    return compiled
+
+
+def rebuild(reason: str, log=None) -> None:
+    """Remove the cache and compile it again, under the exclusive lock (`reason` is said in `log`)."""
+    global _ready_in_process
+    folder = configure()
+    with _locked(folder, fcntl.LOCK_EX):
+        _compile(folder, log, reason)
+    _ready_in_process = str(folder)
+
+
+@contextlib.contextmanager
+def loading():
+    """Hold the shared lock while this process loads the compiled code (no one rebuilds meanwhile)."""
+    global _loading
+    folder = configure()
+    with _locked(folder, fcntl.LOCK_SH):
+        _loading = True
+        try:
+            yield folder
+        finally:
+            _loading = False
+
+
+def load_in_process() -> None:
+    """Make sure the cache is complete, then load every compiled function clipret uses into this
+    process (a worker does this once at start, so no later step compiles or reads the folder)."""
+    ensure_ready()
+    with loading():
+        exercise()
+
+
+def exercise() -> None:
+    """Import librosa's cached modules and run every audio extractor (and the naive librosa recipe)
+    on a short synthetic clip: every numba variant they use is compiled (or loaded) now."""
+    import importlib
+
+    import numpy as np
+
+    from clipret.errors import ClipretError
+    from clipret.features import EXTRACTORS
+    from clipret.features.audio import extract_audio_features
+    from clipret.media import SAMPLE_RATE, DecodedClip, DecodeOptions
+
+    for name in _EAGER_MODULES:
+        importlib.import_module(name)
+    t = np.arange(4 * SAMPLE_RATE) / SAMPLE_RATE
+    y = 0.3 * np.sin(2 * np.pi * 220 * t) + (np.sin(2 * np.pi * 2 * t) > 0.99) * 0.5  # a tone + clicks
+    y = y.astype(np.float32)
+    extract_audio_features(y, SAMPLE_RATE, naive=True)
+    clip = DecodedClip(path="numba-warm-up", duration_s=4.0, audio=y, sample_rate=SAMPLE_RATE, fps=None,
+                       frames=None, frame_times=None, thumbs=None, thumb_times=None, options=DecodeOptions())
+    for cls in EXTRACTORS.values():
+        if cls.modality == "audio":
+            try:
+                cls().extract(clip)
+            except ClipretError:  # weights out of reach: that extractor is not usable here anyway
+                pass
+
+
+# -- under the exclusive lock ------------------------------------------------------------------
+def _compile(folder: Path, log, reason: str) -> None:
+    """Empty `folder`, compile in a fresh child process (a crash there is a message, not ours), mark."""
+    say = log or (lambda _msg: None)
+    start = time.monotonic()
+    say(f"Compiling librosa's numba cache in {folder} ({reason}); other processes wait for it.")
+    _empty(folder)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(folder), COMPILING_ENV: "1"}
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    try:
+        done = subprocess.run([sys.executable, "-m", "clipret.jit_cache"], env=env, capture_output=True,
+                              text=True, timeout=COMPILE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise ClipretError(f"Compiling librosa's numba cache took longer than {COMPILE_TIMEOUT_S:g} s: "
+                           "check the machine's load and try again.") from None
+    if done.returncode != 0:
+        _empty(folder)
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ClipretError(f"Compiling librosa's numba cache in {folder} failed (exit {done.returncode}: "
+                           f"{tail[0]}): check that librosa and numba are installed correctly.")
+    marker = {"fingerprint": fingerprint(), "compiled_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "seconds": round(time.monotonic() - start, 1), "reason": reason}
+    tmp = folder / f".{MARKER}.tmp"
+    tmp.write_text(json.dumps(marker, indent=2), encoding="utf-8")
+    os.replace(tmp, folder / MARKER)
+    say(f"Compiled librosa's numba cache in {time.monotonic() - start:.1f} s.")
+
+
+def _empty(folder: Path) -> None:
+    """Remove everything in `folder` but the lock file (a bad cache is removed, never trusted)."""
+    for entry in folder.iterdir():
+        if entry.name == LOCK:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _locked(folder: Path, mode: int):
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+if __name__ == "__main__":  # the compiling child: NUMBA_CACHE_DIR is set by the parent
+    exercise()

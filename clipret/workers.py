@@ -1,0 +1,335 @@
+"""Long-lived worker processes that extract features: warm models, a crash or a hang costs one task.
+
+The parent starts `python -m clipret.workers` (a fresh interpreter in its own process group, so no
+caller's __main__ is re-imported and no multiprocessing resource tracker is involved), and sends it
+one task at a time over a pipe: ``"module:function"`` and its arguments. The worker reports the phase
+it is in ("decode", "extract", …), so that a death by a signal, a hang past the phase's limit or a
+memory blow-up can be blamed on the right step. The parent kills the worker's whole process group
+to stop it; a worker whose parent is gone kills itself within half a second, so none is orphaned.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clipret.errors import ClipretError
+
+_HEADER = struct.Struct("<Q")  # the length of each pickled message
+_POLL_S = 0.05  # how often a waiting parent checks the worker's liveness, memory and deadline
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How a worker process runs and what it may cost."""
+
+    threads: int = 0  # torch/BLAS threads in the worker; 0 = one per core
+    memory_mb: int = 4096  # resident memory a task may add to the warm worker before it is killed
+    phase_timeouts: dict[str, float] = field(default_factory=dict)  # phase → seconds ("*": any other)
+    warm: tuple[str, tuple] | None = None  # ("module:function", args) run once at start (load models)
+    start_timeout_s: float = 900.0  # starting and warming up (a cold numba cache compiles here)
+
+
+class WorkerFailed(ClipretError):
+    """The worker process died, hung past a limit or grew past its memory cap during a task."""
+
+    def __init__(self, message: str, *, phase: str, kind: str):
+        super().__init__(message)
+        self.phase = phase  # the step the worker was in: "start", "decode", "extract", …
+        self.kind = kind  # "SIGSEGV", "SIGKILL", "exit 1", "timeout", "memory"
+
+
+class Worker:
+    """One worker process, seen from the parent. Not thread-safe: one caller at a time."""
+
+    def __init__(self, options: WorkerOptions | None = None):
+        self.options = options or WorkerOptions()
+        self.phase = "start"
+        self.baseline_kb = 0
+        self.process = subprocess.Popen([sys.executable, "-m", "clipret.workers"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, env=_worker_env(self.options.threads),
+                                        start_new_session=True, close_fds=True)
+        _live.add(self)
+        self._send(("start", self.options.warm, os.getpid()))
+        self._ready = False
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def wait_ready(self) -> None:
+        """Block until the worker has warmed up (WorkerFailed when it died doing so)."""
+        if not self._ready:
+            self._receive_result({"start": self.options.start_timeout_s})
+            self._ready = True
+            self.baseline_kb = _rss_kb(self.pid)
+
+    def call(self, function: str, *args: Any) -> Any:
+        """Run ``function(*args)`` in the worker and return its result (its ClipretError is raised
+        here as it was raised there; WorkerFailed when the worker dies, hangs or blows up)."""
+        self.wait_ready()
+        self.phase = "task"
+        self._send(("call", function, args))
+        return self._receive_result(dict(self.options.phase_timeouts))
+
+    def stop(self, grace_s: float = 1.0) -> None:
+        """End the worker and everything it started (its process group); idempotent."""
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()  # an idle worker exits at end of input
+        try:
+            self.process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+        _kill_group(self.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        with contextlib.suppress(OSError):
+            self.process.stdout.close()
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to the worker itself (tests inject faults with this)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, sig)
+
+    # -- the pipe ------------------------------------------------------------------------------------
+    def _send(self, message) -> None:
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            self.process.stdin.write(_HEADER.pack(len(data)) + data)
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            pass  # it died: the wait below says how
+
+    def _receive_result(self, timeouts: dict[str, float]):
+        phase_started = time.monotonic()
+        while True:
+            message = self._next_message(timeouts, phase_started)
+            kind = message[0]
+            if kind == "phase":
+                self.phase, phase_started = message[1], time.monotonic()
+            elif kind == "ok":
+                self.phase = "idle"
+                return message[1]
+            elif kind == "error":
+                self.phase = "idle"
+                raise message[1]
+
+    def _next_message(self, timeouts: dict[str, float], phase_started: float):
+        fd = self.process.stdout.fileno()
+        while True:
+            readable, _, _ = select.select([fd], [], [], _POLL_S)
+            if readable:
+                header = _read_exactly(fd, _HEADER.size)
+                body = _read_exactly(fd, _HEADER.unpack(header)[0]) if header else b""
+                if header and body:
+                    return pickle.loads(body)
+                self._fail_dead()
+            if not self.alive:
+                self._fail_dead()
+            limit = timeouts.get(self.phase, timeouts.get("*"))
+            if limit is not None and time.monotonic() - phase_started > limit:
+                self._fail("timeout", f"took longer than {limit:g} s")
+            if self.baseline_kb and self.options.memory_mb:
+                grown_mb = (_rss_kb(self.pid) - self.baseline_kb) / 1024
+                if grown_mb > self.options.memory_mb:
+                    self._fail("memory", f"needed more than {self.options.memory_mb} MB of memory")
+
+    def _fail_dead(self):
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        self._fail(describe_exit(code), f"died ({describe_exit(code, long=True)})", stopped=False)
+
+    def _fail(self, kind: str, what: str, stopped: bool = True):
+        phase = self.phase
+        self.stop(grace_s=0)
+        verb = " and was stopped" if stopped else ""
+        raise WorkerFailed(f"the worker process {what}{verb} while in step '{phase}'", phase=phase, kind=kind)
+
+
+_live: weakref.WeakSet[Worker] = weakref.WeakSet()  # this process's workers, stopped at exit
+
+
+@atexit.register
+def _stop_all() -> None:
+    for worker in list(_live):
+        _kill_group(worker.pid)
+
+
+def decode_failure_message(path, kind: str, timeout_s: float, memory_mb: int) -> str:
+    """The sentence clipret.media.decode gives when its decoding child fails the same way."""
+    if kind == "timeout":
+        return f"{path}: decoding took longer than {timeout_s:g} s and was stopped."
+    if kind == "memory":
+        return f"{path}: decoding needed more than {memory_mb} MB of memory and was stopped."
+    how = f"killed by {kind}" if kind.startswith("SIG") else kind
+    return f"{path}: the decoder crashed ({how}); the file is probably corrupt or truncated."
+
+
+def describe_exit(code: int | None, long: bool = False) -> str:
+    """-11 → 'SIGSEGV' ('killed by SIGSEGV' when long); 1 → 'exit 1'."""
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name}" if long else name
+    return f"exit code {code}" if long else f"exit {code}"
+
+
+def _read_exactly(fd: int, n: int) -> bytes:
+    chunks, left = [], n
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            return b""
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE // 1024
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _worker_env(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)  # the worker imports this very clipret
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    if threads > 0:  # before numpy/torch load in the worker: N workers share the cores
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+            env[name] = str(threads)
+    env["CLIPRET_WORKER_THREADS"] = str(threads)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+# -- the worker's side -----------------------------------------------------------------------------
+_channel = None  # the worker's message pipe (a binary file), None outside a worker
+
+
+def in_worker() -> bool:
+    """Whether this process is a clipret worker (an isolated child: it may decode in process)."""
+    return _channel is not None
+
+
+def phase(name: str) -> None:
+    """Tell the parent which step this task is in (a no-op outside a worker)."""
+    if _channel is not None:
+        _write(("phase", name))
+
+
+def decode_here(path: str | os.PathLike, options):
+    """clipret.media.decode's checks and messages, decoding in this process: for a worker, which is
+    already an isolated child whose crash, hang or memory blow-up its parent turns into a message."""
+    from clipret import _decode_worker
+    from clipret.errors import MediaError
+
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(f"{path}: no such file.")
+    if path.is_dir():
+        raise MediaError(f"{path}: is a folder, not a media file.")
+    if not path.is_file():
+        raise MediaError(f"{path}: not a regular file.")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path}: the file is empty (0 bytes).")
+    try:  # an absolute path, so that FFmpeg never reads "Live: at Wembley.mp4" as a protocol
+        return _decode_worker.decode_in_process(os.path.abspath(path), options)
+    except MemoryError:
+        raise MediaError(f"{path}: decoding needed more than {options.memory_mb} MB of memory and was "
+                         "stopped.") from None
+    except Exception as exc:  # noqa: BLE001 - as the decoding child: every failure is a message
+        raise MediaError(f"{path}: {_decode_worker._explain(exc)}") from None
+
+
+def _write(message) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    _channel.write(_HEADER.pack(len(data)) + data)
+    _channel.flush()
+
+
+def _call(function: str, args: tuple):
+    import importlib
+
+    module, _, name = function.partition(":")
+    return getattr(importlib.import_module(module), name)(*args)
+
+
+def _answer(function: str, args: tuple) -> None:
+    try:
+        result = ("ok", _call(function, args))
+    except ClipretError as exc:
+        result = ("error", exc)
+    except Exception as exc:  # noqa: BLE001 - the parent gets a message, never a dead pipe
+        result = ("error", ClipretError(f"{type(exc).__name__}: {exc}"))
+    try:
+        _write(result)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        _write(("error", ClipretError(f"the worker's answer could not be sent back ({exc}).")))
+
+
+def _watch_parent(parent: int) -> None:
+    """Kill this worker's process group when its parent is gone (SIGKILLed parents run no cleanup)."""
+    while os.getppid() == parent:
+        time.sleep(0.25)
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def _main() -> None:
+    global _channel
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when its workers stop
+    inbox = sys.stdin.buffer
+    _channel = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray prints of libraries go to stderr, never into the message pipe
+    sys.stdout = sys.stderr
+    while True:
+        header = inbox.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            return  # the parent closed the pipe: stop
+        message = pickle.loads(inbox.read(_HEADER.unpack(header)[0]))
+        if message[0] == "start":
+            _, warm, parent = message
+            if os.getppid() != parent:
+                return
+            threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+            _answer(warm[0], warm[1]) if warm else _write(("ok", None))
+        elif message[0] == "call":
+            _answer(message[1], message[2])
+
+
+if __name__ == "__main__":
+    # Run as clipret.workers, not __main__: the tasks' `phase()` and `in_worker()` read that module's state.
+    from clipret.workers import _main as worker_main
+
+    worker_main()
