@@ -67,6 +67,15 @@ class ClipStore:
                                       tuning=tuning)
 
     @property
+    def location(self) -> str:
+        """Where the collections live, in words (for `indexer info`)."""
+        if self.embedded:
+            from clipret.edge_store import edge_root
+
+            return f"embedded (Qdrant Edge) in {edge_root(self.settings.data_dir)}"
+        return f"Qdrant server at {self.settings.qdrant_url}" if self.settings.qdrant_url else "a qdrant-client"
+
+    @property
     def client(self):
         """The qdrant-client behind a server store (AttributeError on the embedded store)."""
         return self._backend.client

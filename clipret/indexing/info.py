@@ -18,7 +18,8 @@ def index_info(store, settings: Settings, alias: str | None = None) -> dict[str,
         genres[genre] = genres.get(genre, 0) + 1
     info: dict[str, Any] = {"alias": alias, "collection": collection, "n_clips": sum(genres.values()),
                             "genres": dict(sorted(genres.items())),
-                            "collections": store.collections(prefix=f"{alias}_")}
+                            "collections": store.collections(prefix=f"{alias}_"),
+                            "store": getattr(store, "location", None)}
     if (artifact_dir(settings, collection) / MANIFEST).is_file():
         manifest = read_manifest(settings, collection)
         info.update({key: manifest.get(key) for key in ("profile", "vector_sizes", "created_utc", "timings")})
@@ -33,7 +34,7 @@ def index_info(store, settings: Settings, alias: str | None = None) -> dict[str,
 
 def format_info(info: dict[str, Any]) -> str:
     lines = [f"alias {info['alias']} → {info['collection']}  ({info['n_clips']} clips)"]
-    for key in ("profile", "created_utc", "vector_sizes", "training", "kmeans_k", "evaluation_p@10"):
+    for key in ("store", "profile", "created_utc", "vector_sizes", "training", "kmeans_k", "evaluation_p@10"):
         if info.get(key) is not None:
             lines.append(f"{key}: {info[key]}")
     lines.append("genres: " + ", ".join(f"{g} {n}" for g, n in info["genres"].items()))
