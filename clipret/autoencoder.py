@@ -54,7 +54,64 @@ def build_network(input_dim: int, hidden: Sequence[int] = (1024, 1024, 768, 512)
     return AutoencoderNet()
 
 
+def build_residual_network(input_dim: int, hidden: Sequence[int] = (512,), latent_dim: int = 256):
+    """.encoder: x → proj(x) + mlp(x), a linear map (set to the input's principal axes before training) plus a
+    Tanh MLP whose last layer starts at zero, so training starts from the input's own geometry; .decoder: one
+    Linear back to the input (used only with a reconstruction term)."""
+    from torch import nn
+
+    sizes = [int(input_dim), *map(int, hidden), int(latent_dim)]
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(nn.Tanh())
+    nn.init.zeros_(layers[-1].weight)
+    nn.init.zeros_(layers[-1].bias)
+
+    class ResidualEncoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Linear(sizes[0], sizes[-1])
+            self.mlp = nn.Sequential(*layers)
+
+        def forward(self, x):
+            return self.proj(x) + self.mlp(x)
+
+    class ResidualNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = ResidualEncoder()
+            self.decoder = nn.Linear(sizes[-1], sizes[0])
+
+        def forward(self, x):
+            return self.decoder(self.encoder(x))
+
+    return ResidualNet()
+
+
+def _network(architecture: str, input_dim: int, hidden: Sequence[int], latent_dim: int):
+    if architecture == "residual":
+        return build_residual_network(input_dim, hidden, latent_dim)
+    return build_network(input_dim, hidden, latent_dim)
+
+
+def _set_principal_axes(network, X: np.ndarray) -> None:
+    """proj(x) = (x - mean) @ V[:latent]: the input's top principal axes (zero rows past its rank)."""
+    import torch
+
+    mean = X.mean(axis=0)
+    _, _, vt = np.linalg.svd(X.astype(np.float64) - mean, full_matrices=False)  # (min(N, D), D)
+    weight = np.zeros(tuple(network.encoder.proj.weight.shape))  # (latent, D)
+    k = min(len(vt), len(weight))
+    weight[:k] = vt[:k]
+    with torch.no_grad():
+        network.encoder.proj.weight.copy_(torch.from_numpy(weight))
+        network.encoder.proj.bias.copy_(torch.from_numpy(-(weight @ mean)))
+
+
 OBJECTIVES = ("reconstruction", "neighbours")
+ARCHITECTURES = ("paper", "residual")
 
 
 class Autoencoder:
@@ -82,13 +139,16 @@ class Autoencoder:
                  device: str = "cpu", progress: bool = False, objective: str = "reconstruction",
                  weight_decay: float = 0.0, noise: float = 0.0, temperature: float = 0.1,
                  latent_temperature: float = 0.1, reconstruction_weight: float = 0.0,
-                 validation_fraction: float = 0.0, eval_every: int = 5, patience: int = 0):
+                 validation_fraction: float = 0.0, eval_every: int = 5, patience: int = 0,
+                 architecture: str = "paper"):
         if not 0.0 <= modality_dropout <= 1.0:
             raise ValueError(f"modality_dropout must be in [0, 1], got {modality_dropout}")
         if modality_dropout > 0 and not block_slices:
             raise ValueError("modality_dropout needs block_slices (FeatureFusion.block_slices_)")
         if epochs < 0 or batch_size < 1:
             raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
         if not 0.0 <= validation_fraction < 1.0 or temperature <= 0 or latent_temperature <= 0:
@@ -104,7 +164,7 @@ class Autoencoder:
         self.temperature, self.latent_temperature = float(temperature), float(latent_temperature)
         self.reconstruction_weight = float(reconstruction_weight)
         self.validation_fraction, self.eval_every = float(validation_fraction), max(1, int(eval_every))
-        self.patience = int(patience)
+        self.patience, self.architecture = int(patience), architecture
         self.device, self.progress = device, progress
 
     def fit(self, X: np.ndarray) -> Autoencoder:
@@ -119,13 +179,19 @@ class Autoencoder:
         _check_device(self.device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # weight initialisation, without touching the caller's RNG
-            network = build_network(self.input_dim, self.hidden, self.latent_dim).to(self.device)
+            network = _network(self.architecture, self.input_dim, self.hidden, self.latent_dim)
+        train_rows, val_rows = self._split(len(X))
+        if self.architecture == "residual":  # unsupervised, like the pca baseline: all rows
+            _set_principal_axes(network, X)
+        network = network.to(self.device)
         generator = torch.Generator().manual_seed(self.seed)  # shuffling and dropout draws, on CPU
         optimizer = torch.optim.Adam(network.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        train_rows, val_rows = self._split(len(X))
         data = torch.from_numpy(X).to(self.device)
         self.network_ = network
         history, validation, best = [], [], (-np.inf, 0, None)  # (score, epoch, state)
+        if len(val_rows):  # the starting point is a candidate too (the residual encoder starts at PCA)
+            validation.append((0, self._validation_score(X, val_rows)))
+            best = (validation[0][1], 0, {k: v.detach().clone() for k, v in network.state_dict().items()})
         epochs = range(self.epochs)
         if self.progress:
             from tqdm.auto import tqdm
@@ -161,11 +227,23 @@ class Autoencoder:
         return np.sort(order[n_val:]), np.sort(order[:n_val])
 
     def _validation_score(self, X: np.ndarray, val_rows: np.ndarray) -> float:
-        """Higher is better: kept input-space neighbours (neighbours) or minus MSE (reconstruction)."""
+        """Higher is better: kept input-space neighbours (neighbours) or minus MSE (reconstruction).
+
+        With modality dropout, the neighbours score is the mean of two overlaps with the input space's
+        10 nearest: held-out clips as they are, and with one block blanked (a query missing a modality).
+        """
         if self.objective == "neighbours":
             from clipret.neighbours import knn_overlap
 
-            return knn_overlap(X, self.transform(X), k=10, queries=val_rows)
+            full = knn_overlap(X, self.transform(X), k=10, queries=val_rows)
+            if self.modality_dropout <= 0 or len(self.block_slices) < 2:
+                return full
+            blanked = X.copy()
+            blocks = list(self.block_slices.values())
+            rng = np.random.default_rng(self.seed)
+            for row in val_rows:
+                blanked[row, blocks[rng.integers(len(blocks))]] = 0.0
+            return 0.5 * (full + knn_overlap(X, self.transform(blanked), k=10, queries=val_rows))
         return -float(np.mean((self.reconstruct(X[val_rows]) - X[val_rows]) ** 2))
 
     def _train_epoch(self, network, optimizer, data, generator) -> float:
@@ -239,7 +317,7 @@ class Autoencoder:
                 "temperature": self.temperature, "latent_temperature": self.latent_temperature,
                 "reconstruction_weight": self.reconstruction_weight,
                 "validation_fraction": self.validation_fraction, "eval_every": self.eval_every,
-                "patience": self.patience}
+                "patience": self.patience, "architecture": self.architecture}
 
     def save(self, directory: str | Path) -> Path:
         """config.json (parameters + loss history) and weights.pt (state dict) in `directory`."""
@@ -272,7 +350,7 @@ class Autoencoder:
         best_epoch = config.pop("best_epoch", len(history))
         validation = [tuple(v) for v in config.pop("validation_history", [])]
         model = cls(**config, block_slices=slices, device=device)
-        network = build_network(model.input_dim, model.hidden, model.latent_dim)
+        network = _network(model.architecture, model.input_dim, model.hidden, model.latent_dim)
         network.load_state_dict(state)
         model.network_, model.loss_history_, model.fit_seconds_ = network.to(device).eval(), history, seconds
         model.best_epoch_, model.validation_history_ = best_epoch, validation

@@ -142,7 +142,7 @@ def test_early_stopping_keeps_the_best_held_out_epoch(tmp_path):
     model = small(epochs=30, objective="neighbours", lr=1e-2, batch_size=64, validation_fraction=0.2,
                   eval_every=5, patience=10).fit(X)
     scores = dict(model.validation_history_)
-    assert list(scores) == sorted(scores) and set(scores) <= {5, 10, 15, 20, 25, 30}
+    assert list(scores) == sorted(scores) and set(scores) <= {0, 5, 10, 15, 20, 25, 30}
     assert model.best_epoch_ == max(scores, key=lambda e: (scores[e], -e))  # first epoch with the best score
     # the kept weights are the best epoch's: scoring them again gives the best score
     held_out = model._split(len(X))[1]
@@ -157,3 +157,21 @@ def test_early_stopping_keeps_the_best_held_out_epoch(tmp_path):
 def test_unknown_objective_is_refused():
     with pytest.raises(ValueError, match="objective"):
         Autoencoder(4, objective="contrastive-magic")
+
+
+def test_residual_encoder_starts_at_the_inputs_own_geometry_and_round_trips(tmp_path):
+    X = clusters(n_per=5)  # 15 rows: fewer than the latent size, so the principal axes keep everything
+    model = Autoencoder(12, latent_dim=16, hidden=(8,), epochs=0, architecture="residual",
+                        objective="neighbours").fit(X)
+    Z = model.transform(X)
+    centred = X - X.mean(axis=0)
+    np.testing.assert_allclose(Z @ Z.T, centred @ centred.T, rtol=1e-4, atol=1e-3)  # same dot products
+    trained = Autoencoder(12, latent_dim=16, hidden=(8,), epochs=5, architecture="residual", objective="neighbours",
+                          modality_dropout=0.5, block_slices={"a": slice(0, 6), "b": slice(6, 12)}, lr=1e-2,
+                          batch_size=64).fit(X)
+    trained.save(tmp_path / "res")
+    loaded = Autoencoder.load(tmp_path / "res")
+    assert loaded.config()["architecture"] == "residual"
+    np.testing.assert_array_equal(loaded.transform(X), trained.transform(X))
+    with pytest.raises(ValueError, match="architecture"):
+        Autoencoder(4, architecture="transformer")

@@ -38,9 +38,9 @@ ENCODERS = ("neighbours", "paper")
 DEFAULT_ENCODER = "neighbours"
 # The neighbours encoder (chosen on the dev set and the demo without labels: README, Evaluation). It
 # trains faster than the paper's (lr 1e-3) and whole neighbourhoods need large batches.
-NEIGHBOUR_SETTINGS = {"objective": "neighbours", "lr": 1e-3, "temperature": 0.1, "latent_temperature": 0.1,
-                      "weight_decay": 0.0, "noise": 0.0, "validation_fraction": 0.15, "eval_every": 5,
-                      "patience": 50}
+NEIGHBOUR_SETTINGS = {"objective": "neighbours", "architecture": "residual", "hidden": (512,), "lr": 1e-3,
+                      "temperature": 0.1, "latent_temperature": 0.1, "weight_decay": 0.0, "noise": 0.0,
+                      "validation_fraction": 0.15, "eval_every": 5, "patience": 40}
 NEIGHBOUR_BATCH = 256
 MIN_CLIPS = 4  # below this nothing (PCA, KMeans, t-SNE, evaluation) is meaningful
 
