@@ -20,6 +20,7 @@ from clipret.media import SAMPLE_RATE, DecodedClip, DecodeOptions
 
 END_TOLERANCE_S = 1.0  # decoding that ends this close to the declared end (or 5 % of it) is not truncated
 MAX_BAD_PACKETS = 20  # undecodable packets in a row before the rest of the file is given up
+NEAR_SAMPLE_S = 0.25  # (fast_video) every frame this close to a sampled frame is decoded
 
 
 def main() -> None:
@@ -101,6 +102,8 @@ def _decode(path: str, options: DecodeOptions, span_override: float | None) -> D
         if video is not None:
             video.thread_type = "AUTO"
             video.thread_count = options.decoder_threads  # 0: FFmpeg's choice (one per core)
+            if options.fast_video:  # thumbs and CNN inputs are downscaled: deblocking is not worth its cost
+                video.codec_context.options = {"skip_loop_filter": "all"}
         reading = _Reading(video, audio, span, fps or 25.0, options)
         reading.read(container)
     return reading.result(path, duration, fps)
@@ -145,8 +148,11 @@ class _Reading:
                 self.packets += 1
                 if self.video_done and self.audio_done:
                     break  # everything the extractors use is in hand: read no further
-                if (self.video_done if packet.stream is self.video else self.audio_done):
+                is_video = packet.stream is self.video
+                if (self.video_done if is_video else self.audio_done):
                     continue
+                if is_video and self.options.fast_video:
+                    self._skip_unless_sampled(packet)
                 try:
                     decoded = packet.decode()
                 except av.error.FFmpegError as exc:  # a damaged packet: skip it, unless they keep coming
@@ -157,7 +163,7 @@ class _Reading:
                     continue
                 bad_in_a_row = 0
                 for frame in decoded:
-                    self._take(frame, packet.stream is self.video)
+                    self._take(frame, is_video)
         except av.error.FFmpegError as exc:  # the demuxer itself broke off (a cut or damaged tail)
             self.error = f"{_ffmpeg_reason(exc)} at {self.reach:.1f} s"
         if self.resampler is not None:
@@ -165,6 +171,16 @@ class _Reading:
                 self._add_audio(self.resampler.resample(None))
             except av.error.FFmpegError:
                 pass
+
+    def _skip_unless_sampled(self, packet) -> None:
+        """Decode every frame near a sampled frame (segments need consecutive ones), else reference frames only."""
+        if packet.pts is None or packet.time_base is None:
+            return
+        t = float(packet.pts * packet.time_base)
+        i = np.searchsorted(self.frames.targets, t)
+        near = min(abs(t - self.frames.targets[max(i - 1, 0)]),
+                   abs(t - self.frames.targets[min(i, len(self.frames.targets) - 1)])) < NEAR_SAMPLE_S
+        self.video.codec_context.skip_frame = "DEFAULT" if near else "NONREF"
 
     def _take(self, frame, is_video: bool) -> None:
         if is_video:
@@ -252,8 +268,12 @@ class _Sampler:
     """Takes, from frames arriving in time order, the first frame at or after each target time."""
 
     def __init__(self, targets: np.ndarray, short_side: int):
+        from av.video.reformatter import VideoReformatter
+
         self.targets = np.sort(targets)
         self.short_side = short_side
+        # one scaler kept for every frame: frame.to_ndarray(width=…) sets up a new one each time (4x the cost)
+        self.reformatter = VideoReformatter()
         self.images: list[np.ndarray] = []
         self.stamps: list[float] = []
         self.last_time = 0.0
@@ -275,7 +295,7 @@ class _Sampler:
         while self.taken < len(self.targets) and t + 1e-3 >= self.targets[self.taken]:
             if image is None:
                 w, h = _scaled_size(frame.width, frame.height, self.short_side)
-                image = frame.to_ndarray(width=w, height=h, format="rgb24")
+                image = self.reformatter.reformat(frame, width=w, height=h, format="rgb24").to_ndarray()
             self.images.append(image)
             self.stamps.append(t)
 

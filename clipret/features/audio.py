@@ -61,12 +61,35 @@ def audio_sequences(y: np.ndarray, sr: int = SAMPLE_RATE) -> tuple[dict[str, np.
         *_with_deltas(centroid),
         flux,
         librosa.feature.spectral_rolloff(S=magnitude, sr=sr)[0],
-        *(librosa.feature.spectral_bandwidth(S=magnitude, sr=sr, centroid=centroid, p=p)[0]
-          for p in (2, 3, 4)),
+        *spectral_bandwidths(magnitude, centroid, sr),
         *librosa.feature.chroma_stft(S=power, sr=sr),
         *_with_deltas(librosa.feature.mfcc(S=mel_db, sr=sr, n_mfcc=N_MFCC)),
     ]
     return dict(zip(SEQUENCE_NAMES, rows, strict=True)), _bpm(tempo, beats, sr)
+
+
+def spectral_bandwidths(magnitude: np.ndarray, centroid: np.ndarray, sr: int,
+                        orders: tuple[int, ...] = (2, 3, 4)) -> list[np.ndarray]:
+    """librosa.feature.spectral_bandwidth(S=magnitude, centroid=centroid, p=p)[0] for each p, sharing its work.
+
+    librosa normalises the spectrogram and raises the deviations to a float power once per call;
+    here the normalisation is done once and the powers are products. magnitude: (1025, n_frames);
+    centroid: (1, n_frames). Same numbers to float rounding (the tests hold them to 1e-6).
+    """
+    import librosa
+
+    freq = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)  # (1025,)
+    total = magnitude.sum(axis=0)  # (n_frames,) librosa.util.normalize(norm=1): frames near 0 are kept as is
+    total[total < np.finfo(magnitude.dtype).tiny] = 1.0
+    weights = magnitude / total  # (1025, n_frames) float32, each frame summing to 1
+    deviation = np.abs(freq[:, None] - centroid[0])  # (1025, n_frames) float64
+    power, rows = deviation, []
+    for order in range(1, max(orders) + 1):
+        if order > 1:
+            power = power * deviation
+        if order in orders:
+            rows.append(np.einsum("ft,ft->t", weights, power) ** (1.0 / order))
+    return rows
 
 
 def audio_sequences_naive(y: np.ndarray, sr: int = SAMPLE_RATE) -> tuple[dict[str, np.ndarray], float]:
@@ -108,9 +131,26 @@ def hpss_magnitude(magnitude: np.ndarray, kernel_size: int = 31) -> tuple[np.nda
 
     harm = along_rows(magnitude)  # over time, per frequency bin
     perc = along_rows(np.ascontiguousarray(magnitude.T)).T  # over frequency, per frame
-    mask_harm = librosa.util.softmask(harm, perc, power=2, split_zeros=True)
-    mask_perc = librosa.util.softmask(perc, harm, power=2, split_zeros=True)
+    mask_harm, mask_perc = soft_masks(harm, perc)
     return magnitude * mask_harm, magnitude * mask_perc
+
+
+def soft_masks(harm: np.ndarray, perc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """librosa.util.softmask(harm, perc, power=2, split_zeros=True) and softmask(perc, harm, …), exactly.
+
+    Both masks share their terms (h² / (h² + p²) and p² / (p² + h²)): computed once, without
+    librosa's boolean-indexed copies. Where both are ~0 each mask is 0.5, as librosa's split_zeros.
+    """
+    dtype = harm.dtype if np.issubdtype(harm.dtype, np.floating) else np.float32
+    scale = np.maximum(harm, perc).astype(dtype)
+    bad = scale < np.finfo(dtype).tiny
+    scale[bad] = 1
+    h2, p2 = (harm / scale) ** 2, (perc / scale) ** 2
+    total = h2 + p2
+    good = ~bad
+    mask_harm = np.divide(h2, total, out=np.full_like(h2, 0.5), where=good)
+    mask_perc = np.divide(p2, total, out=np.full_like(p2, 0.5), where=good)
+    return mask_harm, mask_perc
 
 
 def _with_deltas(x: np.ndarray) -> list[np.ndarray]:

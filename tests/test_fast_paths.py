@@ -1,0 +1,69 @@
+"""The real-length speed-ups keep the features: fast video decoding, shared spectral bandwidths, chunked dynamics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import SR, sine
+
+from clipret.encode import write_clip
+from clipret.features.dynamics import DYNAMICS_COLUMNS, dynamics_features
+from clipret.media import decode
+
+FPS = 24
+
+
+@pytest.fixture(scope="module")
+def cutting_clip(tmp_path_factory):
+    """8 s, 160×128 at 24 fps: a new textured shot every second (7 cuts) panning 3 px a frame; a tone."""
+    rng = np.random.default_rng(5)
+    shots = [np.clip(np.kron(rng.integers(-40, 40, (16, 40, 3)), np.ones((8, 8, 1))) + base, 0, 255)
+             .astype(np.uint8) for base in rng.integers(40, 216, (8, 3))]  # each its own colours
+    frames = [np.roll(shots[i // FPS], 3 * i, axis=1)[:, :160] for i in range(8 * FPS)]
+    path = tmp_path_factory.mktemp("fast") / "cuts.mp4"
+    write_clip(path, frames, sine(440, 8.0), fps=FPS, sample_rate=SR)
+    return path
+
+
+def test_fast_video_keeps_the_dynamics_and_the_sampled_frames(cutting_clip):
+    fast, exact = (decode(cutting_clip, fast_video=f, n_segments=8) for f in (True, False))
+    a, b = (dict(zip(DYNAMICS_COLUMNS, dynamics_features(c.thumbs, 8.0), strict=True)) for c in (fast, exact))
+    assert a["cuts_per_minute"] == b["cuts_per_minute"] == pytest.approx(7 * 60 / 8)
+    for name in ("brightness_mean", "saturation_mean"):
+        assert a[name] == pytest.approx(b[name], rel=0.01), name
+    assert a["colourfulness_mean"] == pytest.approx(b["colourfulness_mean"], rel=0.03)  # blocks add colour spread
+    assert a["motion_mean"] == pytest.approx(b["motion_mean"], rel=0.1)
+    np.testing.assert_allclose(fast.frame_times, exact.frame_times, atol=2.5 / FPS)  # at most 2 frames later
+    np.testing.assert_allclose(fast.thumb_times, exact.thumb_times, atol=2.5 / FPS)
+    difference = np.abs(fast.frames.astype(int) - exact.frames.astype(int)).mean()
+    assert difference < 6  # of 255: no deblocking shows only at block edges
+    np.testing.assert_array_equal(fast.audio, exact.audio)
+
+
+def test_chunked_dynamics_equal_the_whole_array_at_once():
+    from clipret.features.dynamics import _per_frame_statistics, colourfulness
+
+    images = np.random.default_rng(2).integers(0, 256, (37, 12, 20, 3)).astype(np.uint8)
+    rgb = images.astype(np.float32) / 255.0
+    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    stats = _per_frame_statistics(images, chunk=8)
+    np.testing.assert_array_equal(stats["pixel_change"], np.abs(np.diff(rgb, axis=0)).mean(axis=(1, 2, 3)))
+    np.testing.assert_array_equal(stats["motion"], np.abs(np.diff(grey, axis=0)).mean(axis=(1, 2)))
+    np.testing.assert_array_equal(stats["brightness"], grey.mean(axis=(1, 2)))
+    np.testing.assert_array_equal(stats["colourfulness"], colourfulness(rgb))
+    assert dynamics_features(images[:1], 8.0).shape == (12,)
+
+
+def test_shared_bandwidths_equal_librosa():
+    import librosa
+
+    from clipret.features.audio import spectral_bandwidths
+
+    rng = np.random.default_rng(0)
+    y = sine(330, 3.0) + 0.1 * rng.standard_normal(3 * SR).astype(np.float32)
+    y[SR:SR + 4096] = 0.0  # silent frames: librosa leaves them unnormalised
+    magnitude = np.abs(librosa.stft(y))
+    centroid = librosa.feature.spectral_centroid(S=magnitude, sr=SR)
+    for p, ours in zip((2, 3, 4), spectral_bandwidths(magnitude, centroid, SR), strict=True):
+        theirs = librosa.feature.spectral_bandwidth(S=magnitude, sr=SR, centroid=centroid, p=p)[0]
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6 * theirs.max())
