@@ -67,7 +67,7 @@ def run_ray(records, corpus: Path, workers: int) -> dict:
     from clipret.indexing.ray_engine import RayOptions, extract_corpus_ray, ray_session
 
     start = time.perf_counter()
-    with ray_session(RayOptions()), tempfile.TemporaryDirectory() as data:
+    with ray_session(RayOptions(), workers), tempfile.TemporaryDirectory() as data:
         started = time.perf_counter()
         stages: dict = {}
         report = extract_corpus_ray(records, corpus, Settings(data_dir=Path(data)), workers=workers,

@@ -55,10 +55,6 @@ class StagePlan:
     actor_gpus: float
     threads: int  # BLAS, numba and torch threads of every task and actor
 
-    def worker_env(self) -> dict[str, str]:
-        """The thread variables a local pool worker gets (clipret.workers), for Ray's tasks and actors."""
-        return {name: str(self.threads) for name in THREAD_VARIABLES}
-
 
 def extract_corpus_ray(records: Sequence[ClipRecord], corpus_dir: str | Path, settings: Settings, *,
                        profile: str | None = None, workers: int = 1, timeout_s: float | None = None,
@@ -84,9 +80,9 @@ def extract_corpus_ray(records: Sequence[ClipRecord], corpus_dir: str | Path, se
     report = ExtractReport(profile=prof.name)
     tasks = _plan(records, Path(corpus_dir), settings, prof.name, timeout, report)
     if tasks:
-        with ray_session(options) as resources:
+        _compile_librosa_cache()
+        with ray_session(options, workers) as resources:
             plan = stage_plan(resources, options, workers)
-            _compile_librosa_cache()
             stages = {} if stages is None else stages
             stages.update(device=plan.device, actors=plan.actors, cpus=resources.get("CPU", 0),
                           gpus=resources.get("GPU", 0), decode_s=0.0, cpu_s=0.0, neural_s=0.0)
@@ -105,9 +101,10 @@ def extract_corpus_ray(records: Sequence[ClipRecord], corpus_dir: str | Path, se
 
 
 @contextlib.contextmanager
-def ray_session(options: RayOptions) -> Iterator[dict[str, float]]:
+def ray_session(options: RayOptions, workers: int = 1) -> Iterator[dict[str, float]]:
     """Yield the cluster's resources: a Ray already initialised in this process, the cluster at
-    options.address, or a local Ray on this machine's cores (shut down on the way out)."""
+    options.address, or a local Ray on this machine's cores (shut down on the way out), whose
+    workers get a local pool worker's thread variables (`workers` as the local engine's)."""
     ray = _import_ray()
     if ray.is_initialized():
         yield ray.cluster_resources()
@@ -122,7 +119,7 @@ def ray_session(options: RayOptions) -> Iterator[dict[str, float]]:
             # CPU actors get a logical CPU on top of the cores: their work is part of each clip's.
             extra = 0 if gpus else default_cpu_actors(cpus)
             ray.init(num_cpus=cpus + extra, num_gpus=gpus, include_dashboard=False, log_to_driver=False,
-                     logging_level="WARNING", runtime_env={"env_vars": {"PYTHONPATH": _python_path()}})
+                     logging_level="WARNING", runtime_env={"env_vars": _local_worker_env(options, workers)})
     except ConnectionError as exc:
         raise ClipretError(f"Could not reach the Ray cluster at {options.address} ({exc}); start it with "
                            "`ray start --head` (or `ray up`) or fix --ray-address.") from None
@@ -136,12 +133,17 @@ def stage_plan(resources: dict[str, float], options: RayOptions, workers: int = 
     """One actor per GPU when there are GPUs (features then differ from CPU ones in the last bits),
     else CPU actors on about 30 % of the CPUs (the share of a clip's work that is neural)."""
     gpus = int(resources.get("GPU", 0))
-    # Here: a local worker's share of the cores. On a cluster: one thread a task, as Ray sets it.
-    threads = options.threads or (1 if options.address else max(1, (os.cpu_count() or 1) // max(1, workers)))
+    threads = worker_threads(options, workers)
     if gpus:
         return StagePlan("cuda", options.model_actors or gpus, 1.0, threads)
     cpus = int(resources.get("CPU", 1))
     return StagePlan("cpu", options.model_actors or default_cpu_actors(cpus), 0.0, threads)
+
+
+def worker_threads(options: RayOptions, workers: int) -> int:
+    """Threads of each task and actor: on a Ray started here a local worker's share of the cores, on a
+    cluster one (what Ray gives a one-CPU task)."""
+    return options.threads or (1 if options.address else max(1, (os.cpu_count() or 1) // max(1, workers)))
 
 
 def default_cpu_actors(cpus: int) -> int:
@@ -157,16 +159,14 @@ def _run_pipeline(tasks: list[ClipTask], plan: StagePlan, options: RayOptions,
 
     _quiet_ray_data()
     rows = [{**asdict(task), "threads": plan.threads} for task in tasks]
-    env = {"env_vars": plan.worker_env()}
     with warnings.catch_warnings():
         # Ray 2.60 has no named parameter bounding the retries of a task whose worker died (its
         # default retries forever), only the deprecated remote-args keywords.
         warnings.simplefilter("ignore", DeprecationWarning)
         dataset = (ray.data.from_items(rows, override_num_blocks=min(len(rows), MAX_INPUT_BLOCKS))
-                   .map(decode_clip_row, num_cpus=1, runtime_env=env, max_retries=options.max_retries)
+                   .map(decode_clip_row, num_cpus=1, max_retries=options.max_retries)
                    .map_batches(NeuralBlocks, fn_constructor_kwargs={"device": plan.device,
                                                                      "threads": plan.threads},
-                                runtime_env=env,
                                 batch_size=options.batch_clips, batch_format="numpy",
                                 compute=ray.data.ActorPoolStrategy(size=plan.actors), num_cpus=1,
                                 num_gpus=plan.actor_gpus, max_task_retries=options.max_retries))
@@ -239,10 +239,14 @@ def _local_gpus() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def _python_path() -> str:
-    """PYTHONPATH for a local Ray's workers: this clipret importable, from a source checkout too."""
+def _local_worker_env(options: RayOptions, workers: int) -> dict[str, str]:
+    """A local Ray's worker environment, set once for all its workers (a per-stage environment would
+    keep Ray from reusing its warm workers): this clipret importable, from a source checkout too, and
+    a local pool worker's thread variables (Ray would set OMP_NUM_THREADS=1)."""
     root = str(Path(__file__).resolve().parents[2])
-    return os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    threads = str(worker_threads(options, workers))
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+            **{name: threads for name in THREAD_VARIABLES}}
 
 
 def _compile_librosa_cache() -> None:

@@ -96,8 +96,8 @@ _librosa_cache_loaded = False
 
 
 def _load_librosa_cache() -> None:
-    """Once per worker process: librosa's compiled code from clipret's numba cache (compiled under its
-    lock if this node has none yet), as a local pool worker loads it when it starts."""
+    """Once per worker process: point numba at clipret's cache, compiled (under its lock) if this node
+    has none yet; numba then reads the compiled functions it needs."""
     global _librosa_cache_loaded
     if _librosa_cache_loaded:
         return
@@ -106,7 +106,7 @@ def _load_librosa_cache() -> None:
     except ImportError:  # a clipret without its own numba cache
         jit_cache = None
     if jit_cache is not None:
-        jit_cache.load_in_process()
+        jit_cache.ensure_ready()
     _librosa_cache_loaded = True
 
 
