@@ -30,9 +30,9 @@ LOCAL_MODE_ON_DISK_MAX = 10_000  # above, local mode runs in memory: its folder 
 DIM, K, N_GENRES, N_CLUSTERS = 256, 10, 9, 50
 
 
-def clustered(n: int, rng) -> np.ndarray:
-    centres = rng.standard_normal((N_CLUSTERS, DIM)).astype(np.float32)
-    return (centres[rng.integers(0, N_CLUSTERS, n)] + 0.6 * rng.standard_normal((n, DIM))).astype(np.float32)
+def clustered(n: int, centres: np.ndarray, rng) -> np.ndarray:
+    """n vectors around the given cluster centres (queries come from the same clusters as the clips)."""
+    return (centres[rng.integers(0, len(centres), n)] + 0.6 * rng.standard_normal((n, DIM))).astype(np.float32)
 
 
 def numpy_top_k(unit_rows: np.ndarray, query: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -147,7 +147,8 @@ def bench_local_mode(vectors, genres, queries, expected, expected_f) -> dict:
 
 def run_size(n: int, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    vectors, queries = clustered(n, rng), clustered(20, rng)
+    centres = rng.standard_normal((N_CLUSTERS, DIM)).astype(np.float32)
+    vectors, queries = clustered(n, centres, rng), clustered(20, centres, rng)
     genres = [f"genre{i % N_GENRES}" for i in range(n)]
     unit_rows = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     mask = np.array([g == genres[0] for g in genres])
