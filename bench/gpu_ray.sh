@@ -37,14 +37,6 @@ if [ -z "$PY" ]; then
 fi
 echo "python: $PY ($("$PY" -V 2>&1))" | tee -a "$OUT/env.txt"
 
-if ls .gpu-wheels/p*/part* >/dev/null 2>&1; then
-    echo "installing the carried wheels"
-    rm -rf /tmp/gpu-wheelhouse && mkdir -p /tmp/gpu-wheelhouse
-    cat .gpu-wheels/p*/part* | tar -C /tmp/gpu-wheelhouse -xf - \
-        && "$PY" -m pip install -q --no-index --no-deps /tmp/gpu-wheelhouse/*.whl \
-        || echo "installing the wheels failed (a part missing?)"
-fi
-
 check='
 import importlib, sys
 mods = ["torch", "ray", "ray.data", "av", "librosa", "soundfile", "timm", "transformers",
@@ -61,7 +53,16 @@ print("missing:", "; ".join(missing) or "none")
 sys.exit(1 if missing else 0)
 '
 if ! "$PY" -c "$check" 2>&1 | tee -a "$OUT/env.txt"; then
-    echo "imports missing (above): the benchmark is not run" | tee -a "$OUT/env.txt"; exit 0
+    if ls .gpu-wheels/p*/part* >/dev/null 2>&1; then
+        echo "installing the carried wheels (.gpu-wheels)"
+        rm -rf /tmp/gpu-wheelhouse && mkdir -p /tmp/gpu-wheelhouse
+        cat .gpu-wheels/p*/part* | tar -C /tmp/gpu-wheelhouse -xf - \
+            && "$PY" -m pip install -q --no-index --no-deps /tmp/gpu-wheelhouse/*.whl \
+            || echo "installing the wheels failed (a part missing?)"
+    fi
+    if ! "$PY" -c "$check" 2>&1 | tee -a "$OUT/env.txt"; then
+        echo "imports missing (above): the benchmark is not run" | tee -a "$OUT/env.txt"; exit 0
+    fi
 fi
 
 # The Ray engine first (the figure asked for), then the local CPU pool on the same corpus if time is left.

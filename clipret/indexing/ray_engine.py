@@ -30,6 +30,7 @@ from clipret.indexing.cache import save_features
 from clipret.indexing.extract import ClipOutcome, ClipTask, ExtractReport, _plan
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+ACTORS_PER_GPU = 2
 MAX_INPUT_BLOCKS = 20_000  # one clip per CPU task up to this many clips; beyond, a few per task
 RAY_REQUIREMENT = "ray[data]==2.60.0"
 
@@ -40,7 +41,7 @@ class RayOptions:
 
     address: str | None = None  # a running cluster ("auto", "ray://head:10001"); None = start Ray here
     cpus: int | None = None  # CPUs of a Ray started here (default: this machine's cores); not on a cluster
-    model_actors: int | None = None  # actors holding the networks (default: one per GPU, else 30 % of CPUs)
+    model_actors: int | None = None  # actors holding the networks (default: 2 per GPU, else 30 % of CPUs)
     threads: int | None = None  # BLAS/numba/torch threads per task and actor (default: as a local worker)
     batch_clips: int = 4  # clips per actor batch: a few MB of frames each
     max_retries: int = 3  # reruns of a CPU task whose worker died, before its clip is reported lost
@@ -130,12 +131,14 @@ def ray_session(options: RayOptions, workers: int = 1) -> Iterator[dict[str, flo
 
 
 def stage_plan(resources: dict[str, float], options: RayOptions, workers: int = 1) -> StagePlan:
-    """One actor per GPU when there are GPUs (features then differ from CPU ones in the last bits),
+    """With GPUs, two actors sharing each GPU (an actor also resamples audio and resizes frames on its
+    CPU, which one actor alone would serialise; features then differ from CPU ones in the last bits),
     else CPU actors on about 30 % of the CPUs (the share of a clip's work that is neural)."""
     gpus = int(resources.get("GPU", 0))
     threads = worker_threads(options, workers)
     if gpus:
-        return StagePlan("cuda", options.model_actors or gpus, 1.0, threads)
+        actors = options.model_actors or ACTORS_PER_GPU * gpus
+        return StagePlan("cuda", actors, min(1.0, gpus / actors), threads)
     cpus = int(resources.get("CPU", 1))
     return StagePlan("cpu", options.model_actors or default_cpu_actors(cpus), 0.0, threads)
 
