@@ -67,3 +67,15 @@ def test_shared_bandwidths_equal_librosa():
     for p, ours in zip((2, 3, 4), spectral_bandwidths(magnitude, centroid, SR), strict=True):
         theirs = librosa.feature.spectral_bandwidth(S=magnitude, sr=SR, centroid=centroid, p=p)[0]
         np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6 * theirs.max())
+
+
+@pytest.mark.parametrize("freq", [440.0, 452.0])  # in tune, and about half a semitone sharp
+def test_tuning_from_a_quarter_of_the_frames_is_librosas(freq):
+    import librosa
+
+    from clipret.features.audio import estimate_tuning
+
+    y = sine(freq, 10.0) + sine(freq * 1.5, 10.0, amplitude=0.2)
+    y += 0.02 * np.random.default_rng(1).standard_normal(y.size).astype(np.float32)
+    power = np.abs(librosa.stft(y)) ** 2
+    assert estimate_tuning(power, SR) == pytest.approx(librosa.estimate_tuning(S=power, sr=SR), abs=0.011)
