@@ -78,7 +78,11 @@ class Worker:
     def wait_ready(self) -> None:
         """Block until the worker has warmed up (WorkerFailed when it died doing so)."""
         if not self._ready:
-            self._receive_result({"start": self.options.start_timeout_s})
+            try:
+                self._receive_result({"start": self.options.start_timeout_s})
+            except ClipretError:  # its warm-up failed (e.g. weights out of reach): it is of no use
+                self.stop(grace_s=0)
+                raise
             self._ready = True
             self.baseline_kb = _rss_kb(self.pid)
 

@@ -109,6 +109,7 @@ def test_the_query_pool_reuses_warm_workers_survives_a_crash_and_serves_sessions
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # with the session's tiny index (built by whichever test comes first) and two warm-ups
 def test_a_query_worker_killed_mid_query_is_one_error_on_the_page_and_the_next_query_works(
         index_dir, monkeypatch, long_audio_clip):
     """AppTest (the server process is this one): SIGSEGV to the worker extracting an upload; the page shows
@@ -147,3 +148,10 @@ def test_a_query_worker_killed_mid_query_is_one_error_on_the_page_and_the_next_q
     assert not at.exception and not at.error
     titles = result_titles(at)
     assert len(titles) == 3 and titles[0] == clip["title"]
+
+
+def test_a_worker_whose_warm_up_fails_says_why_and_ends():
+    worker = Worker(WorkerOptions(warm=("clipret.indexing.extract:parse_shard", ("x",))))  # raises ClipretError
+    with pytest.raises(ClipretError, match="expected i/n"):
+        worker.call("os:getpid")
+    assert not worker.alive

@@ -146,7 +146,8 @@ def _run(tasks: list[ClipTask], workers: int, progress: bool, profile: str, note
 def _in_process(tasks: list[ClipTask], say):
     from clipret import jit_cache
 
-    jit_cache.ensure_ready(log=say)
+    if tasks:
+        jit_cache.ensure_ready(log=say)
     for task in tasks:
         yield extract_one(task)
 
