@@ -136,7 +136,6 @@ def hpss_magnitude(magnitude: np.ndarray, kernel_size: int = 31) -> tuple[np.nda
     librosa runs a 2-D median filter with a 1×31 and a 31×1 window; filtering row by row hits
     scipy's fast 1-D median path instead, about 8× faster for the same numbers.
     """
-    import librosa
     from scipy.ndimage import median_filter
 
     def along_rows(x: np.ndarray) -> np.ndarray:  # (n, m): median over windows of each row
