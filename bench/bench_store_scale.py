@@ -1,8 +1,8 @@
 """The embedded store at 1k/10k/50k/200k clips: Qdrant Edge (clipret's default) against qdrant-client's
 local mode (the store before it) and plain numpy, side by side in one run.
 
-    python -m bench store_scale                        # about 10 minutes on 2 cores
-    python -m bench.bench_store_scale 1000 10000       # chosen sizes only
+    python -m bench store_scale                        # 1k-200k: about half an hour on 2 busy cores
+    python -m bench.bench_store_scale 1000 10000 50000 # chosen sizes only (about 10 minutes)
 
 Clustered 256-d vectors (the size of the `fused` space; 50 clusters, as embeddings of music fall into
 genres and styles), 9 genres as payload, top-10 by cosine. Per size: upsert, open, query, genre-filtered
