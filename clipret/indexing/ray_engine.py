@@ -43,7 +43,8 @@ class RayOptions:
     cpus: int | None = None  # CPUs of a Ray started here (default: this machine's cores); not on a cluster
     model_actors: int | None = None  # actors holding the networks (default: 2 per GPU, else 30 % of CPUs)
     threads: int | None = None  # BLAS/numba/torch threads per task and actor (default: as a local worker)
-    batch_clips: int = 4  # clips per actor batch: a few MB of frames each
+    batch_clips: int | None = None  # clips per actor batch (default: 4 on GPUs; 1 on CPU, where a batch
+    # gains nothing, each clip having its own forward pass, and only delays the pipeline's start)
     max_retries: int = 3  # reruns of a CPU task whose worker died, before its clip is reported lost
 
 
@@ -118,7 +119,7 @@ def ray_session(options: RayOptions, workers: int = 1) -> Iterator[dict[str, flo
             cpus = options.cpus or os.cpu_count() or 1
             gpus = _local_gpus()
             # CPU actors get a logical CPU on top of the cores: their work is part of each clip's.
-            extra = 0 if gpus else default_cpu_actors(cpus)
+            extra = 0 if gpus else options.model_actors or default_cpu_actors(cpus)
             ray.init(num_cpus=cpus + extra, num_gpus=gpus, include_dashboard=False, log_to_driver=False,
                      logging_level="WARNING", runtime_env={"env_vars": _local_worker_env(options, workers)})
     except ConnectionError as exc:
@@ -170,7 +171,8 @@ def _run_pipeline(tasks: list[ClipTask], plan: StagePlan, options: RayOptions,
                    .map(decode_clip_row, num_cpus=1, max_retries=options.max_retries)
                    .map_batches(NeuralBlocks, fn_constructor_kwargs={"device": plan.device,
                                                                      "threads": plan.threads},
-                                batch_size=options.batch_clips, batch_format="numpy",
+                                batch_size=options.batch_clips or (4 if plan.device == "cuda" else 1),
+                                batch_format="numpy",
                                 compute=ray.data.ActorPoolStrategy(size=plan.actors), num_cpus=1,
                                 num_gpus=plan.actor_gpus, max_task_retries=options.max_retries))
     seen = set()
