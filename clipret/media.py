@@ -73,6 +73,13 @@ def decode(path: str | os.PathLike, options: DecodeOptions | None = None, **over
     `overrides` replace fields of `options`, e.g. ``decode(p, n_segments=8, timeout_s=30)``.
     """
     options = replace(options or DecodeOptions(), **overrides)
+    path = check_media_file(path)
+    # An absolute path, so that FFmpeg never reads "Live: at Wembley.mp4" as a "Live:" protocol.
+    return _run_in_child(str(path), os.path.abspath(path), options)
+
+
+def check_media_file(path: str | os.PathLike) -> Path:
+    """`path` as a Path when it is a non-empty regular file; MediaError saying what it is otherwise."""
     path = Path(path)
     if not path.exists():
         raise MediaError(f"{path}: no such file.")
@@ -82,8 +89,7 @@ def decode(path: str | os.PathLike, options: DecodeOptions | None = None, **over
         raise MediaError(f"{path}: not a regular file.")
     if path.stat().st_size == 0:
         raise MediaError(f"{path}: the file is empty (0 bytes).")
-    # An absolute path, so that FFmpeg never reads "Live: at Wembley.mp4" as a "Live:" protocol.
-    return _run_in_child(str(path), os.path.abspath(path), options)
+    return path
 
 
 def _run_in_child(path: str, absolute: str, options: DecodeOptions) -> DecodedClip:

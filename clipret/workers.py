@@ -258,16 +258,9 @@ def decode_here(path: str | os.PathLike, options):
     already an isolated child whose crash, hang or memory blow-up its parent turns into a message."""
     from clipret import _decode_worker
     from clipret.errors import MediaError
+    from clipret.media import check_media_file
 
-    path = Path(path)
-    if not path.exists():
-        raise MediaError(f"{path}: no such file.")
-    if path.is_dir():
-        raise MediaError(f"{path}: is a folder, not a media file.")
-    if not path.is_file():
-        raise MediaError(f"{path}: not a regular file.")
-    if path.stat().st_size == 0:
-        raise MediaError(f"{path}: the file is empty (0 bytes).")
+    path = check_media_file(path)
     try:  # an absolute path, so that FFmpeg never reads "Live: at Wembley.mp4" as a protocol
         return _decode_worker.decode_in_process(os.path.abspath(path), options)
     except MemoryError:

@@ -56,6 +56,15 @@ class ExtractReport:
         """Clip ids whose features are in the cache now."""
         return self.cached + self.computed
 
+    def record(self, outcome: ClipOutcome) -> None:
+        """Count one finished clip; ModelUnavailable when no clip can succeed (weights missing)."""
+        if outcome.fatal:
+            raise ModelUnavailable(outcome.reason)
+        if outcome.ok:
+            self.computed.append(outcome.clip_id)
+        else:
+            self.failed[outcome.clip_id] = outcome.reason
+
 
 def default_workers() -> int:
     """One extraction process per core, at most 4 (each holds its own copy of the models)."""
@@ -95,12 +104,7 @@ def extract_corpus(records: Sequence[ClipRecord], corpus_dir: str | Path, settin
     tasks = _plan(records, Path(corpus_dir), settings, prof.name, timeout, report)
     with contextlib.closing(_run(tasks, workers, progress, prof.name, report.notes)) as outcomes:
         for outcome in outcomes:  # leaving this block early (an error, Ctrl-C, SIGTERM) stops the workers
-            if outcome.fatal:
-                raise ModelUnavailable(outcome.reason)
-            if outcome.ok:
-                report.computed.append(outcome.clip_id)
-            else:
-                report.failed[outcome.clip_id] = outcome.reason
+            report.record(outcome)
             if on_clip is not None:
                 on_clip(outcome)
     report.seconds = time.monotonic() - start

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from clipret.config import Settings
 from clipret.corpus import ClipRecord
-from clipret.errors import ClipretError, ModelUnavailable
+from clipret.errors import ClipretError
 from clipret.indexing.cache import save_features
 from clipret.indexing.extract import ClipOutcome, ClipTask, ExtractReport, _plan
 
@@ -90,12 +90,7 @@ def extract_corpus_ray(records: Sequence[ClipRecord], corpus_dir: str | Path, se
                           gpus=resources.get("GPU", 0), decode_s=0.0, cpu_s=0.0, neural_s=0.0)
             for outcome in _progress(_run_pipeline(tasks, plan, options, stages), len(tasks), progress,
                                      prof.name):
-                if outcome.fatal:
-                    raise ModelUnavailable(outcome.reason)
-                if outcome.ok:
-                    report.computed.append(outcome.clip_id)
-                else:
-                    report.failed[outcome.clip_id] = outcome.reason
+                report.record(outcome)
                 if on_clip is not None:
                     on_clip(outcome)
     report.seconds = time.monotonic() - start
