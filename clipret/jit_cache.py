@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -40,13 +41,16 @@ _loading = False  # this process holds the shared lock (it must not ask for the 
 
 
 def cache_dir() -> Path:
-    """$NUMBA_CACHE_DIR when set, else $CLIPRET_CACHE_DIR/numba, else ~/.cache/clipret/numba (XDG)."""
+    """$NUMBA_CACHE_DIR when set, else $CLIPRET_CACHE_DIR/numba/<env>, else ~/.cache/clipret/numba/<env>
+    (XDG), where <env> names this Python environment: two checkouts, each with its own virtual
+    environment, then keep a cache each instead of recompiling over each other's marker."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return Path(os.environ["NUMBA_CACHE_DIR"]).expanduser().resolve()
+    env = hashlib.sha1(os.path.realpath(sys.prefix).encode()).hexdigest()[:12]
     if os.environ.get("CLIPRET_CACHE_DIR"):
-        return Path(os.environ["CLIPRET_CACHE_DIR"]).expanduser().resolve() / "numba"
+        return Path(os.environ["CLIPRET_CACHE_DIR"]).expanduser().resolve() / "numba" / env
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser().resolve() / "clipret" / "numba"
+    return Path(base).expanduser().resolve() / "clipret" / "numba" / env
 
 
 def configure() -> Path:

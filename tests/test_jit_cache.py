@@ -91,9 +91,13 @@ def test_the_cache_folder_is_clipret_s_own(monkeypatch, tmp_path):
     monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
     monkeypatch.delenv("CLIPRET_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert jit_cache.cache_dir() == (tmp_path / "xdg" / "clipret" / "numba").resolve()
+    folder = jit_cache.cache_dir()
+    assert folder.parent == (tmp_path / "xdg" / "clipret" / "numba").resolve()
+    assert len(folder.name) == 12  # one folder per Python environment: checkouts don't share a marker
     monkeypatch.setenv("CLIPRET_CACHE_DIR", str(tmp_path / "mine"))
-    assert jit_cache.cache_dir() == (tmp_path / "mine" / "numba").resolve()
+    assert jit_cache.cache_dir() == (tmp_path / "mine" / "numba").resolve() / folder.name
+    monkeypatch.setattr(jit_cache.sys, "prefix", str(tmp_path / "another-venv"))
+    assert jit_cache.cache_dir().name != folder.name
 
 
 @pytest.mark.slow
