@@ -5,7 +5,7 @@ conversion, measured in the same run: machines are noisy, so the ratios are what
 Stages: clipret's decode for the portable profile, the audio features, dynamics, EfficientNet,
 a warm query by the file (SearchEngine.query_from_file + search on a small index), and the
 extraction throughput of `extract_corpus` with the default workers on N_CLIPS such clips.
-The clips (a real recording from /work/realmusic when there, else the demo's synthesiser, under
+The clips (a real recording from data/real-music ($CLIPRET_REAL_MUSIC) when there, else the demo's synthesiser, under
 panning, cutting frames) are generated once into artifacts/bench/real_length_media and reused.
 """
 
@@ -25,7 +25,7 @@ WIDTH, HEIGHT, FPS = 854, 480, 30
 N_CLIPS = 8
 N_DISTINCT = 3  # clips generated (about 6 min each on a busy 2-core machine); the rest are copies of them
 MEDIA = ARTIFACTS / "real_length_media"
-REAL_MUSIC = Path(os.environ.get("CLIPRET_REAL_MUSIC", "/work/realmusic"))
+REAL_MUSIC = Path(os.environ.get("CLIPRET_REAL_MUSIC", "data/real-music"))
 AUDIO_RATE = 44100
 LYRICS = " ".join(["I walk the line between the night and you, the city lights keep calling me home"] * 12)
 
