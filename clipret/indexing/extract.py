@@ -93,22 +93,30 @@ def extract_corpus(records: Sequence[ClipRecord], corpus_dir: str | Path, settin
     Clips already cached with the same fingerprint are skipped, so a killed run resumes where it
     stopped. `on_clip` is called in this process after every finished clip (a hook for tests).
     """
-    from clipret.profiles import get_profile
-
     start = time.monotonic()
-    prof = get_profile(profile or settings.profile)
-    if shard is not None:
-        records = list(records)[shard[0]::shard[1]]
-    timeout = float(timeout_s if timeout_s is not None else prof.decode_options.timeout_s)
-    report = ExtractReport(profile=prof.name)
-    tasks = _plan(records, Path(corpus_dir), settings, prof.name, timeout, report)
-    with contextlib.closing(_run(tasks, workers, progress, prof.name, report.notes)) as outcomes:
+    report, tasks = plan_extraction(records, corpus_dir, settings, profile, shard, timeout_s)
+    with contextlib.closing(_run(tasks, workers, progress, report.profile, report.notes)) as outcomes:
         for outcome in outcomes:  # leaving this block early (an error, Ctrl-C, SIGTERM) stops the workers
             report.record(outcome)
             if on_clip is not None:
                 on_clip(outcome)
     report.seconds = time.monotonic() - start
     return report
+
+
+def plan_extraction(records: Sequence[ClipRecord], corpus_dir: str | Path, settings: Settings,
+                    profile: str | None = None, shard: tuple[int, int] | None = None,
+                    timeout_s: float | None = None) -> tuple[ExtractReport, list[ClipTask]]:
+    """What an extract run (either engine) must do: a report already holding the cached and missing
+    clips, and the tasks for the rest (a `shard` (i, n) takes records[i::n])."""
+    from clipret.profiles import get_profile
+
+    prof = get_profile(profile or settings.profile)
+    if shard is not None:
+        records = list(records)[shard[0]::shard[1]]
+    timeout = float(timeout_s if timeout_s is not None else prof.decode_options.timeout_s)
+    report = ExtractReport(profile=prof.name)
+    return report, _plan(records, Path(corpus_dir), settings, prof.name, timeout, report)
 
 
 def _plan(records, corpus_dir: Path, settings: Settings, profile: str, timeout: float,

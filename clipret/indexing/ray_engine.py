@@ -27,7 +27,7 @@ from clipret.config import Settings
 from clipret.corpus import ClipRecord
 from clipret.errors import ClipretError
 from clipret.indexing.cache import save_features
-from clipret.indexing.extract import ClipOutcome, ClipTask, ExtractReport, _plan
+from clipret.indexing.extract import ClipOutcome, ClipTask, ExtractReport, plan_extraction
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 ACTORS_PER_GPU = 2
@@ -71,16 +71,9 @@ def extract_corpus_ray(records: Sequence[ClipRecord], corpus_dir: str | Path, se
     Ray is started only when some clip needs computing, and stopped again when it was started here.
     `stages`, when given, is filled with the pipeline's shape and its summed seconds per stage.
     """
-    from clipret.profiles import get_profile
-
     start = time.monotonic()
     options = options or RayOptions()
-    prof = get_profile(profile or settings.profile)
-    if shard is not None:
-        records = list(records)[shard[0]::shard[1]]
-    timeout = float(timeout_s if timeout_s is not None else prof.decode_options.timeout_s)
-    report = ExtractReport(profile=prof.name)
-    tasks = _plan(records, Path(corpus_dir), settings, prof.name, timeout, report)
+    report, tasks = plan_extraction(records, corpus_dir, settings, profile, shard, timeout_s)
     if tasks:
         _compile_librosa_cache()
         with ray_session(options, workers) as resources:
@@ -89,7 +82,7 @@ def extract_corpus_ray(records: Sequence[ClipRecord], corpus_dir: str | Path, se
             stages.update(device=plan.device, actors=plan.actors, cpus=resources.get("CPU", 0),
                           gpus=resources.get("GPU", 0), decode_s=0.0, cpu_s=0.0, neural_s=0.0)
             for outcome in _progress(_run_pipeline(tasks, plan, options, stages), len(tasks), progress,
-                                     prof.name):
+                                     report.profile):
                 report.record(outcome)
                 if on_clip is not None:
                     on_clip(outcome)
