@@ -133,6 +133,8 @@ class _Reading:
         self.resampler = (av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
                           if self.audio is not None else None)
         self.audio_done = self.audio is None
+        self.video_time_base = float(self.video.time_base or 0) if self.video is not None else 0.0
+        self.skip_mode = ""
 
     @property
     def video_done(self) -> bool:
@@ -174,13 +176,15 @@ class _Reading:
 
     def _skip_unless_sampled(self, packet) -> None:
         """Decode every frame near a sampled frame (segments need consecutive ones), else reference frames only."""
-        if packet.pts is None or packet.time_base is None:
+        if packet.pts is None or not self.video_time_base:
             return
-        t = float(packet.pts * packet.time_base)
-        i = np.searchsorted(self.frames.targets, t)
-        near = min(abs(t - self.frames.targets[max(i - 1, 0)]),
-                   abs(t - self.frames.targets[min(i, len(self.frames.targets) - 1)])) < NEAR_SAMPLE_S
-        self.video.codec_context.skip_frame = "DEFAULT" if near else "NONREF"
+        t = packet.pts * self.video_time_base  # a float: packet.time_base makes a Fraction per packet
+        targets = self.frames.targets
+        i = np.searchsorted(targets, t)
+        near = min(abs(t - targets[max(i - 1, 0)]), abs(t - targets[min(i, len(targets) - 1)])) < NEAR_SAMPLE_S
+        mode = "DEFAULT" if near else "NONREF"
+        if mode != self.skip_mode:
+            self.video.codec_context.skip_frame = self.skip_mode = mode
 
     def _take(self, frame, is_video: bool) -> None:
         if is_video:

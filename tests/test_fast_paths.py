@@ -40,17 +40,29 @@ def test_fast_video_keeps_the_dynamics_and_the_sampled_frames(cutting_clip):
     np.testing.assert_array_equal(fast.audio, exact.audio)
 
 
-def test_chunked_dynamics_equal_the_whole_array_at_once():
-    from clipret.features.dynamics import _per_frame_statistics, colourfulness
+def test_chunked_dynamics_equal_the_plain_float_formulas():
+    from clipret.features.dynamics import _per_frame_statistics
 
     images = np.random.default_rng(2).integers(0, 256, (37, 12, 20, 3)).astype(np.uint8)
-    rgb = images.astype(np.float32) / 255.0
-    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    stats = _per_frame_statistics(images, chunk=8)
-    np.testing.assert_array_equal(stats["pixel_change"], np.abs(np.diff(rgb, axis=0)).mean(axis=(1, 2, 3)))
-    np.testing.assert_array_equal(stats["motion"], np.abs(np.diff(grey, axis=0)).mean(axis=(1, 2)))
-    np.testing.assert_array_equal(stats["brightness"], grey.mean(axis=(1, 2)))
-    np.testing.assert_array_equal(stats["colourfulness"], colourfulness(rgb))
+    images[5] = 0  # a black frame: saturation 0, not a division by zero
+    rgb = images.astype(np.float64) / 255.0
+    grey = rgb @ np.array([0.299, 0.587, 0.114])
+    high, low = rgb.max(axis=-1), rgb.min(axis=-1)
+    rg, yb = rgb[..., 0] - rgb[..., 1], 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
+    expected = {
+        "pixel_change": np.abs(np.diff(rgb, axis=0)).mean(axis=(1, 2, 3)),
+        "motion": np.abs(np.diff(grey, axis=0)).mean(axis=(1, 2)),
+        "brightness": grey.mean(axis=(1, 2)),
+        "saturation": np.where(high > 0, (high - low) / np.maximum(high, 1e-12), 0.0).mean(axis=(1, 2)),
+        "colourfulness": np.hypot(rg.std(axis=(1, 2)), yb.std(axis=(1, 2)))
+        + 0.3 * np.hypot(rg.mean(axis=(1, 2)), yb.mean(axis=(1, 2))),
+    }
+    for chunk in (8, 64):  # chunks share a frame: the values do not depend on where they split
+        stats = _per_frame_statistics(images, chunk=chunk)
+        for name, values in expected.items():
+            assert stats[name].dtype == np.float32
+            np.testing.assert_allclose(stats[name], values, rtol=2e-6, atol=1e-7, err_msg=name)
+    assert stats["saturation"][5] == 0.0
     assert dynamics_features(images[:1], 8.0).shape == (12,)
 
 

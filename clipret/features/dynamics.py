@@ -60,38 +60,44 @@ def dynamics_features(images: np.ndarray, fps: float) -> np.ndarray:
     ], dtype=np.float32)
 
 
-def _per_frame_statistics(images: np.ndarray, chunk: int = 16) -> dict[str, np.ndarray]:
+def _per_frame_statistics(images: np.ndarray, chunk: int = 64) -> dict[str, np.ndarray]:
     """Per-frame brightness, saturation, colourfulness (n,) and pixel change, grey motion (n - 1,).
 
     Computed `chunk` frames at a time (consecutive chunks share one frame), so the float copies of a
-    4-minute clip's thousands of thumbs stay in cache instead of filling memory; per-frame values are
-    the same as over the whole array at once.
+    4-minute clip's thousands of thumbs stay in cache instead of filling memory. Each colour channel is
+    its own (m, h, w) plane: reductions over a length-3 last axis cost numpy 5x more than elementwise
+    maxima of planes, and the pixel change is summed exactly in integers (the tests hold every value
+    to the plain float formulas within 1e-6).
     """
     parts: dict[str, list[np.ndarray]] = {k: [] for k in
                                           ("pixel_change", "motion", "brightness", "saturation", "colourfulness")}
-    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
     for start in range(0, len(images), chunk):
-        rgb = images[max(start - 1, 0):start + chunk].astype(np.float32) / 255.0  # (m, h, w, 3)
-        grey = rgb @ weights  # (m, h, w)
-        if start > 0 or len(rgb) > 1:
-            parts["pixel_change"].append(np.abs(np.diff(rgb, axis=0)).mean(axis=(1, 2, 3)))
+        block = images[max(start - 1, 0):start + chunk]  # (m, h, w, 3) uint8
+        r, g, b = np.moveaxis(block, -1, 0).astype(np.float32) / np.float32(255.0)  # 3 × (m, h, w)
+        grey = r * np.float32(0.299) + g * np.float32(0.587) + b * np.float32(0.114)
+        if start > 0 or len(block) > 1:
+            wide = block.astype(np.int16)
+            change = np.abs(np.diff(wide, axis=0)).reshape(len(block) - 1, -1).sum(axis=1, dtype=np.int64)
+            parts["pixel_change"].append((change / (255.0 * wide[0].size)).astype(np.float32))
             parts["motion"].append(np.abs(np.diff(grey, axis=0)).mean(axis=(1, 2)))
         own = slice(1 if start > 0 else 0, None)  # the shared frame was counted with the previous chunk
-        high, low = rgb[own].max(axis=-1), rgb[own].min(axis=-1)
-        parts["brightness"].append(grey[own].mean(axis=(1, 2)))
-        parts["saturation"].append(
-            np.where(high > 0, (high - low) / np.maximum(high, 1e-6), 0.0).mean(axis=(1, 2)))
-        parts["colourfulness"].append(colourfulness(rgb[own]))
+        r, g, b, grey = r[own], g[own], b[own], grey[own]
+        high, low = np.maximum(np.maximum(r, g), b), np.minimum(np.minimum(r, g), b)
+        parts["brightness"].append(grey.mean(axis=(1, 2)))
+        parts["saturation"].append(np.divide(high - low, high, out=np.zeros_like(high), where=high > 0)
+                                   .mean(axis=(1, 2)))
+        parts["colourfulness"].append(_colourfulness_of_planes(r, g, b))
     return {k: np.concatenate(v) if v else np.zeros(0, np.float32) for k, v in parts.items()}
 
 
 def histogram_distances(images: np.ndarray, bits: int = 3) -> np.ndarray:
     """(n - 1,): half the L1 distance between consecutive frames' joint RGB histograms (2**(3*bits) bins)."""
     n = len(images)
-    q = (images >> (8 - bits)).astype(np.int32)  # (n, h, w, 3) in [0, 2**bits)
+    q = images >> np.uint8(8 - bits)  # (n, h, w, 3) uint8 in [0, 2**bits)
     bins = 1 << (3 * bits)
-    index = (q[..., 0] << (2 * bits)) | (q[..., 1] << bits) | q[..., 2]  # (n, h, w)
-    index = index.reshape(n, -1) + (np.arange(n, dtype=np.int64)[:, None] * bins)
+    index = (q[..., 0].astype(np.int32) << (2 * bits)) | (q[..., 1].astype(np.int32) << bits) | q[..., 2]
+    index = index.reshape(n, -1)  # (n, h * w) int32: each frame's pixels get bins of their own
+    index += (np.arange(n, dtype=np.int32) * bins)[:, None]
     hist = np.bincount(index.reshape(-1), minlength=n * bins).reshape(n, bins).astype(np.float64)
     hist /= hist.sum(axis=1, keepdims=True)
     return 0.5 * np.abs(np.diff(hist, axis=0)).sum(axis=1)
@@ -120,7 +126,10 @@ def _stats(x: np.ndarray) -> tuple[float, float, float, float]:
 
 def colourfulness(rgb: np.ndarray) -> np.ndarray:
     """(n,) Hasler & Süsstrunk's colourfulness of (n, h, w, 3) RGB in [0, 1] (0 for greys)."""
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return _colourfulness_of_planes(rgb[..., 0], rgb[..., 1], rgb[..., 2])
+
+
+def _colourfulness_of_planes(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
     rg, yb = r - g, 0.5 * (r + g) - b
     spread = np.sqrt(rg.std(axis=(1, 2)) ** 2 + yb.std(axis=(1, 2)) ** 2)
     centre = np.sqrt(rg.mean(axis=(1, 2)) ** 2 + yb.mean(axis=(1, 2)) ** 2)
