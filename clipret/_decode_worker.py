@@ -95,6 +95,8 @@ def _decode(path: str, options: DecodeOptions, span_override: float | None) -> D
         if video is None and audio is None:
             raise Unreadable("the file has neither an audio nor a video stream.")
         duration = _duration_s(container, video, audio)
+        video = video if "video" in options.streams else None  # not wanted: its packets are never read
+        audio = audio if "audio" in options.streams else None
         span = min(duration, options.max_seconds) if duration > 0 else options.max_seconds
         if span_override is not None:
             span = min(span, span_override)
@@ -144,6 +146,8 @@ class _Reading:
         import av
 
         streams = [s for s in (self.video, self.audio) if s is not None]
+        if not streams:  # the wanted stream is not in the file (demux() with none would read them all)
+            return
         bad_in_a_row = 0
         try:
             for packet in container.demux(*streams):
@@ -209,7 +213,7 @@ class _Reading:
         samples = _join_audio(self.chunks, self.span) if self.audio is not None else None
         if self.video is not None and self.frames.taken == 0 and not (samples is not None and samples.size):
             raise Unreadable(self._nothing("the video stream holds no decodable frame"))
-        if self.video is None and (samples is None or samples.size == 0):
+        if self.audio is not None and self.video is None and samples.size == 0:
             raise Unreadable(self._nothing("the audio stream holds no decodable samples"))
         reach = self.reach
         complete = self.video_done and self.audio_done  # stopped because it had everything

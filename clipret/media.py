@@ -37,6 +37,8 @@ class DecodeOptions:
     decoder_threads: int = 0  # video decoding threads; 0: one per core (set 1 when workers share the cores)
     fast_video: bool = True  # skip the deblocking filter, and non-reference frames away from the sampled
     # frames: video decodes about 2x faster; a thumb may come up to 2 frames after its time
+    streams: tuple[str, ...] = ("audio", "video")  # which of the file's streams to decode: a query
+    # decodes its audio and its video in two threads, each stream with the extractors that read it
 
 
 @dataclass

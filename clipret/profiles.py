@@ -66,6 +66,12 @@ def profile_version(name: str) -> int:
     return _VERSIONS.get(name, 1)
 
 
+def layout(name: str) -> tuple[tuple[str, str], ...]:
+    """((block name, extractor name), ...) of profile `name`, in concatenation order."""
+    get_profile(name)  # a clear error for an unknown name
+    return _LAYOUTS[name]
+
+
 def get_profile(name: str) -> Profile:
     """The profile `name`; ClipretError naming the known ones otherwise."""
     from clipret.features import EXTRACTORS
@@ -79,20 +85,23 @@ def get_profile(name: str) -> Profile:
     return Profile(name=name, version=_VERSIONS[name], blocks=tuple(blocks), decode_options=_DECODE_OPTIONS[name])
 
 
-def extract_clip(decoded: DecodedClip, lyrics: str, profile: Profile | str,
-                 device: str = "cpu") -> dict[str, np.ndarray | None]:
-    """{block name: (dim,) float32, or None where the modality is missing} for one clip."""
-    return extract_clips([(decoded, lyrics)], profile, device)[0]
+def extract_clip(decoded: DecodedClip, lyrics: str, profile: Profile | str, device: str = "cpu",
+                 modalities: tuple[str, ...] | None = None) -> dict[str, np.ndarray | None]:
+    """{block name: (dim,) float32, or None where the modality is missing} for one clip (only the blocks
+    of `modalities` when given: a query extracts its audio and its video blocks in parallel)."""
+    return extract_clips([(decoded, lyrics)], profile, device, modalities)[0]
 
 
-def extract_clips(items: list[tuple[DecodedClip, str]], profile: Profile | str,
-                  device: str = "cpu") -> list[dict[str, np.ndarray | None]]:
+def extract_clips(items: list[tuple[DecodedClip, str]], profile: Profile | str, device: str = "cpu",
+                  modalities: tuple[str, ...] | None = None) -> list[dict[str, np.ndarray | None]]:
     """extract_clip for many clips, each neural extractor running batched forward passes over all of them."""
-    from clipret.features import get_extractor
+    from clipret.features import EXTRACTORS, get_extractor
 
     profile = get_profile(profile) if isinstance(profile, str) else profile
     results: list[dict[str, np.ndarray | None]] = [{} for _ in items]
     for block, extractor_name in _LAYOUTS[profile.name]:
+        if modalities is not None and EXTRACTORS[extractor_name].modality not in modalities:
+            continue
         extractor = get_extractor(extractor_name, device)
         is_text = extractor.modality == "lyrics"
         inputs = [(lyrics or "") if is_text else decoded for decoded, lyrics in items]

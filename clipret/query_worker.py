@@ -5,6 +5,8 @@ loaded once per worker and reused; a crash, a hang past its limit or a memory bl
 sentence (MediaError when decoding failed, ExtractionFailed otherwise), the worker is replaced, and the
 next query works. Each worker takes one query at a time and the pool starts up to `max_workers` of
 them, so concurrent sessions wait at most for one extraction (with more sessions than workers).
+A query splits in two halves, its audio (the audio stream and blocks) and its video (the video stream
+and blocks), that run at once: in two workers when a second one is idle, else in two threads of one.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class QueryPoolOptions:
     """The query workers of one process."""
 
     max_workers: int = 2  # queries extracted at once; one more waits for the first free worker
-    threads: int = 0  # torch/BLAS threads per worker; 0 = one per core (a query runs alone, mostly)
+    threads: int = 1  # torch/BLAS threads per worker: a query's two halves already keep two cores busy
     extract_timeout_s: float = 300.0  # limit of the feature step of one query (decoding has its own)
     memory_mb: int = 4096  # memory a query may add to a warm worker before it is stopped
 
@@ -52,16 +54,34 @@ class QueryPool:
 
     # -- the public side -------------------------------------------------------------------------
     def extract(self, path: str | Path, lyrics: str, profile: str, decode_options) -> tuple[dict, float]:
-        """(features {block: (dim,) | None}, duration_s) of `path`, extracted in a worker."""
+        """(features {block: (dim,) | None}, duration_s) of `path`, extracted in a worker. When a second
+        worker is idle, the query's audio half runs there while the first does the video half."""
+        from concurrent.futures import ThreadPoolExecutor
+
         worker = self._acquire(profile, decode_options)
+        helper = self._acquire_idle()
+        args = (str(path), lyrics, profile, decode_options)
+        try:
+            if helper is None:
+                return self._run(worker, "clipret.query_worker:extract_here", *args)
+            with ThreadPoolExecutor(1, thread_name_prefix="query-audio-half") as pool:
+                audio = pool.submit(self._run, helper, "clipret.query_worker:extract_half", *args, "audio")
+                video = half_outcome(lambda: self._run(worker, "clipret.query_worker:extract_half", *args, "video"))
+                audio = half_outcome(audio.result)
+            return combine_halves(path, profile, video, audio)
+        except _Crashed as crash:  # a worker died, hung or blew up: the whole query fails with its sentence
+            raise crash.error from None
+
+    def _run(self, worker: Worker, function: str, path: str, lyrics: str, profile: str, decode_options, *rest):
+        """`function` of this module in `worker`, which goes back to the pool (or is replaced) after."""
         broken = True
         try:
-            result = worker.call("clipret.query_worker:extract_here", str(path), lyrics, profile, decode_options)
+            result = worker.call(function, path, lyrics, profile, decode_options, *rest)
             broken = False
             self._signal_deaths.clear()
             return result
         except WorkerFailed as exc:
-            raise self._explain(path, exc, decode_options) from None
+            raise _Crashed(self._explain(path, exc, decode_options)) from None
         except ClipretError:
             broken = not worker.alive
             raise
@@ -69,12 +89,13 @@ class QueryPool:
             self._release(worker, broken, profile, decode_options)
 
     def prestart(self, profile: str, decode_options=None) -> None:
-        """Start (and warm, in the background) one worker now, so the first query finds it ready."""
-        with self._cond:
-            if self.closed or self._count:
-                return
-            self._count += 1
-        self._add_idle(self._start(profile, decode_options))
+        """Start (and warm, in the background) the workers now, so the first query finds them ready."""
+        while True:
+            with self._cond:
+                if self.closed or self._count >= self.options.max_workers:
+                    return
+                self._count += 1
+            self._add_idle(self._start(profile, decode_options))
 
     def busy_workers(self) -> list[Worker]:
         with self._cond:
@@ -120,6 +141,15 @@ class QueryPool:
         with self._cond:
             self._busy[worker.pid] = worker
         return worker
+
+    def _acquire_idle(self) -> Worker | None:
+        """An idle worker, if one is ready at once (None otherwise: nobody waits for a second worker)."""
+        with self._cond:
+            if self.closed or not self._idle:
+                return None
+            worker = self._idle.pop()
+            self._busy[worker.pid] = worker
+            return worker
 
     def _release(self, worker: Worker, broken: bool, profile: str, decode_options) -> None:
         with self._cond:
@@ -169,6 +199,14 @@ class QueryPool:
                                 f"the next query works — try again or try another file.{note}")
 
 
+class _Crashed(Exception):
+    """A worker failed during a query (its sentence in .error): not a stream that merely did not decode."""
+
+    def __init__(self, error: ClipretError):
+        super().__init__(str(error))
+        self.error = error
+
+
 # -- the process-wide pool ---------------------------------------------------------------------------
 _shared: QueryPool | None = None
 _shared_lock = threading.Lock()
@@ -190,6 +228,9 @@ def extract_file(path: str | Path, lyrics: str, profile: str, decode_options) ->
 
 
 # -- in the worker -----------------------------------------------------------------------------------
+_warm_profiles: set[str] = set()  # profiles whose models this process has loaded
+
+
 def warm(profile: str) -> None:
     """A worker's start: load the numba cache, then every model of `profile` (one tiny clip through it)."""
     from clipret import jit_cache
@@ -197,18 +238,87 @@ def warm(profile: str) -> None:
 
     jit_cache.load_in_process()
     extract_clip(tiny_clip(), "warming up", get_profile(profile))
+    _warm_profiles.add(profile)
+
+
+def extract_half(path: str, lyrics: str | None, profile: str, decode_options, stream: str,
+                 on_decoded=None) -> tuple[dict, float, bool]:
+    """One stream of `path` and its blocks, plus the lyrics block unless `lyrics` is None: (blocks,
+    duration_s, whether the file has that stream). MediaError when the stream is there but does not decode."""
+    from dataclasses import replace
+
+    from clipret.profiles import extract_clip
+
+    if on_decoded is None:
+        phase("decode")
+    try:
+        decoded = decode_here(path, replace(decode_options, streams=(stream,)))
+    finally:
+        (on_decoded or (lambda: phase("extract")))()
+    present = decoded.has_audio if stream == "audio" else decoded.has_video
+    modalities = ((stream,) if present else ()) + (("lyrics",) if lyrics is not None else ())
+    return extract_clip(decoded, lyrics, profile, modalities=modalities), decoded.duration_s, present
 
 
 def extract_here(path: str, lyrics: str, profile: str, decode_options) -> tuple[dict, float]:
-    from clipret.profiles import extract_clip, get_profile
+    """Both halves of a query in this worker (when no second worker is free): the audio half in a second
+    thread while this one does the video half, so the query still uses both cores."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    phase("decode")
-    decoded = decode_here(path, decode_options)
-    phase("extract")
-    features = extract_clip(decoded, lyrics, get_profile(profile))
+    from clipret.profiles import extract_clip
+
+    if profile not in _warm_profiles:  # models loaded before two threads need them at once
+        warm(profile)
+    decoding = _Decoding(halves=2)
+    with ThreadPoolExecutor(1, thread_name_prefix="query-audio") as pool:
+        audio = pool.submit(extract_half, path, None, profile, decode_options, "audio", decoding.finished)
+        video = half_outcome(lambda: extract_half(path, None, profile, decode_options, "video", decoding.finished))
+        audio = half_outcome(audio.result)
+    features, duration = combine_halves(path, profile, video, audio)
+    return features | extract_clip(None, lyrics, profile, modalities=("lyrics",)), duration
+
+
+def half_outcome(run):
+    """A half's (blocks, duration_s, present), or its MediaError: the other half may still have decoded."""
+    try:
+        return run()
+    except MediaError as exc:
+        return exc
+
+
+def combine_halves(path, profile: str, video, audio) -> tuple[dict, float]:
+    """A query's features from its two halves (each a half_outcome), in the profile's block order, and
+    its duration. A stream that does not decode is left out, as a single decode keeps what decodes;
+    when neither stream is there, the video's error is raised (the audio's for a file without video)."""
+    from clipret.profiles import layout
+
+    halves = [half for half in (video, audio) if not isinstance(half, Exception) and half[2]]
+    if not halves:
+        errors = [half for half in (video, audio) if isinstance(half, Exception)]
+        if errors:
+            raise errors[0]
+        raise ClipretError(f"{path}: no audio, video or lyrics could be extracted from this clip.")
+    features = {name: vector for blocks, _, _ in reversed(halves) for name, vector in blocks.items()}
+    features = {block: features.get(block) for block, _ in layout(profile)}
     if all(v is None for v in features.values()):
         raise ClipretError(f"{path}: no audio, video or lyrics could be extracted from this clip.")
-    return features, decoded.duration_s
+    return features, halves[0][1]
+
+
+class _Decoding:
+    """Tells the parent 'decode' while either half decodes, then 'extract' (the limit and the blame for
+    a crash follow the phase: while a stream is still decoding, a crash is the decoder's)."""
+
+    def __init__(self, halves: int):
+        self.left = halves
+        self.lock = threading.Lock()
+        phase("decode")
+
+    def finished(self) -> None:
+        with self.lock:
+            self.left -= 1
+            if self.left == 0:
+                phase("extract")
 
 
 def tiny_clip():

@@ -270,10 +270,14 @@ def decode_here(path: str | os.PathLike, options):
         raise MediaError(f"{path}: {_decode_worker._explain(exc)}") from None
 
 
+_write_lock = threading.Lock()  # a task may report its phase from several threads
+
+
 def _write(message) -> None:
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    _channel.write(_HEADER.pack(len(data)) + data)
-    _channel.flush()
+    with _write_lock:
+        _channel.write(_HEADER.pack(len(data)) + data)
+        _channel.flush()
 
 
 def _call(function: str, args: tuple):

@@ -20,18 +20,11 @@ from dataclasses import fields, replace
 import numpy as np
 
 from clipret.errors import ClipretError, ModelUnavailable
+from clipret.profiles import layout
 
 # Extractors without weights, run in the CPU tasks; every other extractor of a layout runs in the actors.
 CPU_EXTRACTORS = frozenset({"librosa_257", "dynamics"})
 NOTHING_EXTRACTED = "no audio, video or lyrics could be extracted"  # extract_one's reason, word for word
-
-
-def layout(profile: str) -> tuple[tuple[str, str], ...]:
-    """((block name, extractor name), ...) of `profile`, in concatenation order."""
-    from clipret.profiles import _LAYOUTS, get_profile
-
-    get_profile(profile)  # a clear error for an unknown profile
-    return _LAYOUTS[profile]
 
 
 def failure_reason(exc: BaseException) -> str:
