@@ -114,7 +114,7 @@ class LoadedIndex:
         return extract_file(path, lyrics, self.profile.name, options)
 
     def prestart_worker(self) -> None:
-        """Start warming a query worker for this index's profile now, so the first query finds it ready."""
+        """Start warming the query workers for this index's profile now, so the first query finds them ready."""
         from clipret.query_worker import shared_pool
 
         shared_pool().prestart(self.profile.name, self.profile.decode_options)

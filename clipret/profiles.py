@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clipret.errors import ClipretError
-from clipret.media import DecodedClip, DecodeOptions
+from clipret.media import SAMPLE_RATE, DecodedClip, DecodeOptions
 
 
 @dataclass(frozen=True)
@@ -108,3 +108,19 @@ def extract_clips(items: list[tuple[DecodedClip, str]], profile: Profile | str, 
         for result, vector in zip(results, extractor.extract_batch(inputs), strict=True):
             result[block] = vector
     return results
+
+
+def warm_up(profile: Profile | str) -> None:
+    """Load every model of `profile` now (one tiny clip through it), so that no clip pays for it later."""
+    extract_clip(tiny_clip(), "warming up", profile)
+
+
+def tiny_clip():
+    """A 2 s synthetic DecodedClip (a tone, 16 noisy frames): enough to load and run every extractor."""
+    rng = np.random.default_rng(0)
+    t = np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE
+    frames = rng.integers(0, 255, (16, 64, 64, 3), dtype=np.uint8)
+    times = np.linspace(0, 2, 16, endpoint=False)
+    return DecodedClip(path="warm-up", duration_s=2.0, audio=(0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32),
+                       sample_rate=SAMPLE_RATE, fps=8.0, frames=frames, frame_times=times,
+                       thumbs=frames[:, ::4, ::4], thumb_times=times, options=DecodeOptions())

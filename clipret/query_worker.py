@@ -17,8 +17,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from clipret.errors import ClipretError, ExtractionFailed, MediaError
 from clipret.workers import Worker, WorkerFailed, WorkerOptions, decode_failure_message, decode_here, phase
 
@@ -232,12 +230,12 @@ _warm_profiles: set[str] = set()  # profiles whose models this process has loade
 
 
 def warm(profile: str) -> None:
-    """A worker's start: load the numba cache, then every model of `profile` (one tiny clip through it)."""
+    """A worker's start: load the numba cache, then every model of `profile`."""
     from clipret import jit_cache
-    from clipret.profiles import extract_clip, get_profile
+    from clipret.profiles import warm_up
 
     jit_cache.load_in_process()
-    extract_clip(tiny_clip(), "warming up", get_profile(profile))
+    warm_up(profile)
     _warm_profiles.add(profile)
 
 
@@ -319,16 +317,3 @@ class _Decoding:
             self.left -= 1
             if self.left == 0:
                 phase("extract")
-
-
-def tiny_clip():
-    """A 2 s synthetic DecodedClip (a tone, 16 noisy frames): enough to load and run every extractor."""
-    from clipret.media import SAMPLE_RATE, DecodedClip, DecodeOptions
-
-    rng = np.random.default_rng(0)
-    t = np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE
-    frames = rng.integers(0, 255, (16, 64, 64, 3), dtype=np.uint8)
-    times = np.linspace(0, 2, 16, endpoint=False)
-    return DecodedClip(path="warm-up", duration_s=2.0, audio=(0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32),
-                       sample_rate=SAMPLE_RATE, fps=8.0, frames=frames, frame_times=times,
-                       thumbs=frames[:, ::4, ::4], thumb_times=times, options=DecodeOptions())

@@ -202,7 +202,8 @@ class _PoolRun:
         self.memory_mb = _memory_mb(tasks)
         self.options = WorkerOptions(threads=threads, memory_mb=self.memory_mb,
                                      phase_timeouts={"decode": timeout, "*": EXTRACT_TIMEOUT_S},
-                                     warm=("clipret.indexing.extract:warm_worker", ()))
+                                     warm=("clipret.indexing.extract:warm_worker",
+                                           (tasks[0].profile,) if tasks else ()))
         self.threads = [threading.Thread(target=self._drive, daemon=True, name=f"extract-worker-{i}")
                         for i in range(min(workers, len(tasks)))]
         self.expected = len(tasks)
@@ -321,11 +322,15 @@ def _limit_reason(task: ClipTask, exc, memory_mb: int) -> str:
     return f"feature extraction needed more than {memory_mb} MB of memory and was stopped"
 
 
-def warm_worker() -> None:
-    """A pool worker's start: load librosa's compiled code (complete, compiled by the parent)."""
+def warm_worker(profile: str | None = None) -> None:
+    """A pool worker's start: load librosa's compiled code (complete, compiled by the parent), then the
+    profile's models, so that a worker's first clip costs what the others do."""
     from clipret import jit_cache
+    from clipret.profiles import warm_up
 
     jit_cache.load_in_process()
+    if profile is not None:
+        warm_up(profile)
 
 
 def extract_one(task: ClipTask) -> ClipOutcome:
