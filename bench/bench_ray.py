@@ -81,16 +81,19 @@ def run_ray(records, corpus: Path, workers: int) -> dict:
 
 
 def limiting_stage(stages: dict, n: int) -> dict:
-    """Seconds per clip of each stage, the clips/s each could sustain with its copies, and the slower one."""
-    slots = max(1.0, stages["cpus"] - stages["actors"])  # each actor holds one logical CPU
-    cpu_per_clip = (stages["decode_s"] + stages["cpu_s"]) / n
-    neural_per_clip = stages["neural_s"] / n
-    capacity = {"cpu_tasks": slots / cpu_per_clip if cpu_per_clip else math.inf,
-                "model_actors": stages["actors"] / neural_per_clip if neural_per_clip else math.inf}
+    """Seconds per clip of each stage, the clips/s each could sustain with its copies, and the slower one
+    (without GPUs, one stage: actors doing whole clips)."""
+    decode, cpu, neural = (stages[k] / n for k in ("decode_s", "cpu_s", "neural_s"))
+    per_clip = {"decode": round(decode, 3), "audio_dynamics": round(cpu, 3), "networks": round(neural, 3)}
+    if stages["device"] == "cpu":
+        capacity = {"whole_clip_actors": stages["actors"] / (decode + cpu + neural) if neural else math.inf}
+        slots = 0.0
+    else:
+        slots = max(1.0, stages["cpus"] - stages["actors"])  # each actor holds one logical CPU
+        capacity = {"cpu_tasks": slots / (decode + cpu) if decode + cpu else math.inf,
+                    "model_actors": stages["actors"] / neural if neural else math.inf}
     return {"device": stages["device"], "actors": stages["actors"], "cpu_task_slots": slots,
-            "per_clip_s": {"decode": round(stages["decode_s"] / n, 3), "audio_dynamics": round(stages["cpu_s"] / n, 3),
-                           "networks": round(neural_per_clip, 3)},
-            "stage_capacity_clips_per_s": {k: round(v, 2) for k, v in capacity.items()},
+            "per_clip_s": per_clip, "stage_capacity_clips_per_s": {k: round(v, 2) for k, v in capacity.items()},
             "limiting_stage": min(capacity, key=capacity.get)}
 
 

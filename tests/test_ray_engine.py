@@ -123,5 +123,6 @@ def test_stage_plan_shares_each_gpu_between_two_actors():
     here = max(1, (os.cpu_count() or 1) // 2)  # a local pool worker's threads with 2 workers
     assert stage_plan({"CPU": 16, "GPU": 1}, RayOptions(), 2) == StagePlan("cuda", 2, 0.5, here)
     assert stage_plan({"CPU": 64, "GPU": 4}, RayOptions(address="auto"), 2) == StagePlan("cuda", 8, 0.5, 1)
-    assert stage_plan({"CPU": 64}, RayOptions(address="auto"), 2) == StagePlan("cpu", 19, 0.0, 1)  # 30 %
+    assert stage_plan({"CPU": 64}, RayOptions(address="auto"), 2) == StagePlan("cpu", 64, 0.0, 1)  # whole clips
+    assert stage_plan({"CPU": 2}, RayOptions(threads=1), 2) == StagePlan("cpu", 2, 0.0, 1)
     assert stage_plan({"CPU": 3}, RayOptions(model_actors=2, threads=3), 2) == StagePlan("cpu", 2, 0.0, 3)

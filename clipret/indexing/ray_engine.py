@@ -1,9 +1,10 @@
 """extract --engine ray: the local pool's clips, cache files and features, as a streaming Ray Data pipeline.
 
 clip tasks (the same plan as the local engine: cached clips are never sent)
-  → CPU tasks, one clip each: decode in a child process + librosa audio + dynamics (the weight-free blocks)
-  → an actor pool holding the networks (one GPU per actor when the cluster has GPUs, else CPU),
-    batches gathered across clips, one forward pass per clip
+  → with GPUs: CPU tasks, one clip each: decode + librosa audio + dynamics (the weight-free blocks),
+    then an actor pool holding the networks on the GPUs, batches gathered across clips, one forward
+    pass per clip;
+    without: an actor pool on every core, each actor holding the networks and doing whole clips
   → rows of features (a few KB per clip) back to this process, which writes the per-clip cache
     atomically, exactly as the local engine does, and reports every failure with the same reason.
 
@@ -41,10 +42,10 @@ class RayOptions:
 
     address: str | None = None  # a running cluster ("auto", "ray://head:10001"); None = start Ray here
     cpus: int | None = None  # CPUs of a Ray started here (default: this machine's cores); not on a cluster
-    model_actors: int | None = None  # actors holding the networks (default: 2 per GPU, else 30 % of CPUs)
+    model_actors: int | None = None  # actors holding the networks (default: 2 per GPU, else CPUs // threads)
     threads: int | None = None  # BLAS/numba/torch threads per task and actor (default: as a local worker)
-    batch_clips: int | None = None  # clips per actor batch (default: 4 on GPUs; 1 on CPU, where a batch
-    # gains nothing, each clip having its own forward pass, and only delays the pipeline's start)
+    batch_clips: int | None = None  # clips per GPU actor batch (default 4; on CPU an actor takes whole clips
+    # one at a time: a batch gains nothing there, each clip having its own forward pass)
     max_retries: int = 3  # reruns of a CPU task whose worker died, before its clip is reported lost
 
 
@@ -105,10 +106,7 @@ def ray_session(options: RayOptions, workers: int = 1) -> Iterator[dict[str, flo
             ray.init(address=options.address, log_to_driver=False, logging_level="WARNING")
         else:
             cpus = options.cpus or os.cpu_count() or 1
-            gpus = _local_gpus()
-            # CPU actors get a logical CPU on top of the cores: their work is part of each clip's.
-            extra = 0 if gpus else options.model_actors or default_cpu_actors(cpus)
-            ray.init(num_cpus=cpus + extra, num_gpus=gpus, include_dashboard=False, log_to_driver=False,
+            ray.init(num_cpus=cpus, num_gpus=_local_gpus(), include_dashboard=False, log_to_driver=False,
                      logging_level="WARNING", runtime_env={"env_vars": _local_worker_env(options, workers)})
     except ConnectionError as exc:
         raise ClipretError(f"Could not reach the Ray cluster at {options.address} ({exc}); start it with "
@@ -121,15 +119,15 @@ def ray_session(options: RayOptions, workers: int = 1) -> Iterator[dict[str, flo
 
 def stage_plan(resources: dict[str, float], options: RayOptions, workers: int = 1) -> StagePlan:
     """With GPUs, two actors sharing each GPU (an actor also resamples audio and resizes frames on its
-    CPU, which one actor alone would serialise; features then differ from CPU ones in the last bits),
-    else CPU actors on about 30 % of the CPUs (the share of a clip's work that is neural)."""
+    CPU, which one actor alone would serialise; features then differ from CPU ones in the last bits)
+    behind CPU tasks; without, one actor per `threads` CPUs, each doing whole clips (WholeClips)."""
     gpus = int(resources.get("GPU", 0))
     threads = worker_threads(options, workers)
     if gpus:
         actors = options.model_actors or ACTORS_PER_GPU * gpus
         return StagePlan("cuda", actors, min(1.0, gpus / actors), threads)
     cpus = int(resources.get("CPU", 1))
-    return StagePlan("cpu", options.model_actors or default_cpu_actors(cpus), 0.0, threads)
+    return StagePlan("cpu", options.model_actors or max(1, cpus // threads), 0.0, threads)
 
 
 def worker_threads(options: RayOptions, workers: int) -> int:
@@ -138,31 +136,29 @@ def worker_threads(options: RayOptions, workers: int) -> int:
     return options.threads or (1 if options.address else max(1, (os.cpu_count() or 1) // max(1, workers)))
 
 
-def default_cpu_actors(cpus: int) -> int:
-    return max(1, round(0.3 * cpus))
-
-
 def _run_pipeline(tasks: list[ClipTask], plan: StagePlan, options: RayOptions,
                   stages: dict) -> Iterator[ClipOutcome]:
     """Yield one outcome per task, in completion order; clips whose blocks Ray gave up on are 'lost'."""
     import ray.data
 
-    from clipret.indexing.ray_stages import NeuralBlocks, decode_clip_row
+    from clipret.indexing.ray_stages import NeuralBlocks, WholeClips, decode_clip_row
 
     _quiet_ray_data()
     rows = [{**asdict(task), "threads": plan.threads} for task in tasks]
+    actor_args = {"fn_constructor_kwargs": {"device": plan.device, "threads": plan.threads},
+                  "batch_format": "numpy", "compute": ray.data.ActorPoolStrategy(size=plan.actors), "num_cpus": 1,
+                  "max_task_retries": options.max_retries}
     with warnings.catch_warnings():
         # Ray 2.60 has no named parameter bounding the retries of a task whose worker died (its
         # default retries forever), only the deprecated remote-args keywords.
         warnings.simplefilter("ignore", DeprecationWarning)
-        dataset = (ray.data.from_items(rows, override_num_blocks=min(len(rows), MAX_INPUT_BLOCKS))
-                   .map(decode_clip_row, num_cpus=1, max_retries=options.max_retries)
-                   .map_batches(NeuralBlocks, fn_constructor_kwargs={"device": plan.device,
-                                                                     "threads": plan.threads},
-                                batch_size=options.batch_clips or (4 if plan.device == "cuda" else 1),
-                                batch_format="numpy",
-                                compute=ray.data.ActorPoolStrategy(size=plan.actors), num_cpus=1,
-                                num_gpus=plan.actor_gpus, max_task_retries=options.max_retries))
+        dataset = ray.data.from_items(rows, override_num_blocks=min(len(rows), MAX_INPUT_BLOCKS))
+        if plan.device == "cuda":  # CPU tasks feed batches gathered across clips to the GPU actors
+            dataset = (dataset.map(decode_clip_row, num_cpus=1, max_retries=options.max_retries)
+                       .map_batches(NeuralBlocks, batch_size=options.batch_clips or 4, num_gpus=plan.actor_gpus,
+                                    **actor_args))
+        else:  # no accelerator: whole clips in actors on every core
+            dataset = dataset.map_batches(WholeClips, batch_size=1, **actor_args)
     seen = set()
     for row in dataset.iter_rows():
         seen.add(row["clip_id"])
