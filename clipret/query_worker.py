@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,13 +88,28 @@ class QueryPool:
             self._release(worker, broken, profile, decode_options)
 
     def prestart(self, profile: str, decode_options=None) -> None:
-        """Start (and warm, in the background) the workers now, so the first query finds them ready."""
+        """Start (and warm, in the background) the workers now, so the first query finds them ready: one
+        now, the others each after the previous one has warmed up (a warm-up takes a core for seconds;
+        one at a time leaves the other to the server)."""
+        with self._cond:
+            if self.closed or self._count:
+                return
+            self._count += 1
+        first = self._start(profile, decode_options)
+        self._add_idle(first)
+        threading.Thread(target=self._start_more, args=(first, profile, decode_options), daemon=True,
+                         name="query-worker-prestart").start()
+
+    def _start_more(self, previous: Worker, profile: str, decode_options) -> None:
         while True:
+            while not previous.warmed_up:
+                time.sleep(0.2)
             with self._cond:
                 if self.closed or self._count >= self.options.max_workers:
                     return
                 self._count += 1
-            self._add_idle(self._start(profile, decode_options))
+            previous = self._start(profile, decode_options)
+            self._add_idle(previous)
 
     def busy_workers(self) -> list[Worker]:
         with self._cond:
@@ -169,8 +185,11 @@ class QueryPool:
 
     def _add_idle(self, worker: Worker) -> None:
         with self._cond:
-            self._idle.append(worker)
-            self._cond.notify()
+            if not self.closed:
+                self._idle.append(worker)
+                self._cond.notify()
+                return
+        worker.stop(grace_s=0)  # the pool closed while it started
 
     # -- what went wrong, in one sentence ----------------------------------------------------------
     def _explain(self, path, exc: WorkerFailed, decode_options) -> ClipretError:

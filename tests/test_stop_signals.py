@@ -57,7 +57,9 @@ def start(args: list[str], tag: str, **kwargs) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    """Six clips of the tiny index's corpus (3 s each, six genres), their media where the index keeps them."""
+    """Six clips of the tiny index's corpus (3 s each, six genres), five times over under other ids (warm
+    workers take a fraction of a second a clip: the run must still be going when the signal comes), their
+    media where the index keeps them."""
     from dataclasses import replace
 
     from _app_index import tiny_index
@@ -67,7 +69,8 @@ def corpus(tmp_path_factory):
     settings = Settings(data_dir=tiny_index())
     (folder,) = [p for p in settings.corpora_dir.iterdir() if p.name != "added"]
     out = tmp_path_factory.mktemp("corpus")
-    write_clips(out, [replace(r, path=str(r.media_path(folder))) for r in read_clips(folder)[::3]])
+    write_clips(out, [replace(r, clip_id=f"{r.clip_id}-{copy}", path=str(r.media_path(folder)))
+                      for copy in range(5) for r in read_clips(folder)[::3]])
     return out
 
 
