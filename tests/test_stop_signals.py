@@ -52,7 +52,13 @@ def start(args: list[str], tag: str, **kwargs) -> subprocess.Popen:
     for name in ("CLIPRET_PROFILE", "CLIPRET_COLLECTION", "QDRANT_URL", "QDRANT_API_KEY"):
         env.pop(name, None)
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint, **kwargs)
+
+
+def _default_sigint() -> None:
+    """Ctrl-C's default in the child, as in a terminal: a suite run in the background (`cmd &`) would
+    otherwise hand it SIGINT ignored, which Python then keeps ignoring."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="module")
