@@ -85,10 +85,11 @@ def get_profile(name: str) -> Profile:
     return Profile(name=name, version=_VERSIONS[name], blocks=tuple(blocks), decode_options=_DECODE_OPTIONS[name])
 
 
-def extract_clip(decoded: DecodedClip, lyrics: str, profile: Profile | str, device: str = "cpu",
+def extract_clip(decoded: DecodedClip | None, lyrics: str, profile: Profile | str, device: str = "cpu",
                  modalities: tuple[str, ...] | None = None) -> dict[str, np.ndarray | None]:
     """{block name: (dim,) float32, or None where the modality is missing} for one clip (only the blocks
-    of `modalities` when given: a query extracts its audio and its video blocks in parallel)."""
+    of `modalities` when given: a query extracts its audio and its video blocks in parallel; `decoded` may
+    then be None when only the lyrics are asked for)."""
     return extract_clips([(decoded, lyrics)], profile, device, modalities)[0]
 
 

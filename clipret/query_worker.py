@@ -63,6 +63,7 @@ class QueryPool:
         try:
             if helper is None:
                 return self._run(worker, "clipret.query_worker:extract_here", *args)
+            # each worker also embeds the lyrics (milliseconds), so that either half alone carries them
             with ThreadPoolExecutor(1, thread_name_prefix="query-audio-half") as pool:
                 audio = pool.submit(self._run, helper, "clipret.query_worker:extract_half", *args, "audio")
                 video = half_outcome(lambda: self._run(worker, "clipret.query_worker:extract_half", *args, "video"))
@@ -259,19 +260,19 @@ def warm(profile: str) -> None:
 
 
 def extract_half(path: str, lyrics: str | None, profile: str, decode_options, stream: str,
-                 on_decoded=None) -> tuple[dict, float, bool]:
+                 decoding: _Decoding | None = None) -> tuple[dict, float, bool]:
     """One stream of `path` and its blocks, plus the lyrics block unless `lyrics` is None: (blocks,
-    duration_s, whether the file has that stream). MediaError when the stream is there but does not decode."""
+    duration_s, whether the file has that stream). MediaError when the stream is there but does not decode.
+    `decoding` tracks the phase when another half decodes in this worker at the same time."""
     from dataclasses import replace
 
     from clipret.profiles import extract_clip
 
-    if on_decoded is None:
-        phase("decode")
+    decoding = decoding or _Decoding(halves=1)
     try:
         decoded = decode_here(path, replace(decode_options, streams=(stream,)))
     finally:
-        (on_decoded or (lambda: phase("extract")))()
+        decoding.finished()
     present = decoded.has_audio if stream == "audio" else decoded.has_video
     modalities = ((stream,) if present else ()) + (("lyrics",) if lyrics is not None else ())
     return extract_clip(decoded, lyrics, profile, modalities=modalities), decoded.duration_s, present
@@ -288,8 +289,8 @@ def extract_here(path: str, lyrics: str, profile: str, decode_options) -> tuple[
         warm(profile)
     decoding = _Decoding(halves=2)
     with ThreadPoolExecutor(1, thread_name_prefix="query-audio") as pool:
-        audio = pool.submit(extract_half, path, None, profile, decode_options, "audio", decoding.finished)
-        video = half_outcome(lambda: extract_half(path, None, profile, decode_options, "video", decoding.finished))
+        audio = pool.submit(extract_half, path, None, profile, decode_options, "audio", decoding)
+        video = half_outcome(lambda: extract_half(path, None, profile, decode_options, "video", decoding))
         audio = half_outcome(audio.result)
     features, duration = combine_halves(path, profile, video, audio)
     return features | extract_clip(None, lyrics, profile, modalities=("lyrics",)), duration

@@ -34,7 +34,16 @@ def failure_reason(exc: BaseException) -> str:
 
 
 def decode_clip_row(row: dict) -> dict:
-    """A ClipTask's fields → the row the actors take: CPU blocks done, frames pickled, or a failure.
+    """A ClipTask's fields → the row the actors take: CPU blocks done, frames pickled, or a failure."""
+    out, done = cpu_stage(row)
+    if done is not None:
+        out["payload"] = pickle.dumps(done, protocol=pickle.HIGHEST_PROTOCOL)
+    return out
+
+
+def cpu_stage(row: dict) -> tuple[dict, dict | None]:
+    """Decode and the weight-free blocks of one clip: (the row without its payload, what the networks
+    need: {"blocks", "error", "clip"}, None when decoding failed).
 
     Blocks run in layout order and stop at the first error, as extract_one's would; an error is kept
     with its block's position, since a neural block before it may fail first (and then wins).
@@ -49,6 +58,7 @@ def decode_clip_row(row: dict) -> dict:
            "duration_s": 0.0, "payload": b"", "decode_s": 0.0, "cpu_s": 0.0}
     blocks: dict[str, np.ndarray | None] = {}
     error: tuple[int, str] | None = None
+    done = None
     try:
         _load_librosa_cache()
         prof = get_profile(row["profile"])
@@ -72,11 +82,10 @@ def decode_clip_row(row: dict) -> dict:
         out["reason"] = failure_reason(exc)
     else:
         out["duration_s"] = float(decoded.duration_s)
-        out["payload"] = pickle.dumps({"blocks": blocks, "error": error, "clip": for_networks(decoded, prof.name)},
-                                      protocol=pickle.HIGHEST_PROTOCOL)
+        done = {"blocks": blocks, "error": error, "clip": for_networks(decoded, prof.name)}
     out["seconds"] = time.monotonic() - start
     out["cpu_s"] = out["seconds"] - out["decode_s"] if out["decode_s"] else 0.0
-    return out
+    return out, done
 
 
 def _decode_options(options, row: dict):
@@ -129,11 +138,10 @@ class NeuralBlocks:
         _load_librosa_cache()  # audio networks resample and take spectrograms with librosa
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
-        rows = [{key: batch[key][i] for key in batch} for i in range(len(batch["clip_id"]))]
-        finished = [self._finish(row) for row in rows]
-        return {key: [row[key] for row in finished] for key in _OUTPUT_COLUMNS}
+        return _columns([self._finish(row) for row in _rows(batch)])
 
-    def _finish(self, row: dict) -> dict:
+    def _finish(self, row: dict, done: dict | None = None) -> dict:
+        """The output row of `row`; `done` is its CPU stage's result when it is at hand (else its payload)."""
         start = time.monotonic()
         out = {"clip_id": str(row["clip_id"]), "cache_path": str(row["cache_path"]), "key": str(row["key"]),
                "duration_s": float(row["duration_s"]), "reason": str(row["reason"]),
@@ -141,7 +149,7 @@ class NeuralBlocks:
                "cpu_s": float(row["cpu_s"]), "neural_s": 0.0}
         if not out["reason"]:
             try:
-                features = self._neural_blocks(row)
+                features = self._neural_blocks(row, done if done is not None else pickle.loads(row["payload"]))
                 out["features"] = pickle.dumps(features, protocol=pickle.HIGHEST_PROTOCOL)
             except ModelUnavailable as exc:
                 out.update(reason=str(exc), fatal=True)
@@ -153,11 +161,10 @@ class NeuralBlocks:
         out["seconds"] = float(row["seconds"]) + out["neural_s"]
         return out
 
-    def _neural_blocks(self, row: dict) -> dict[str, np.ndarray | None]:
+    def _neural_blocks(self, row: dict, done: dict) -> dict[str, np.ndarray | None]:
         """Every block in layout order (the CPU ones already done); raises what extract_one would raise."""
         from clipret.features import get_extractor
 
-        done = pickle.loads(row["payload"])
         failed_at, reason = done["error"] or (None, "")
         features: dict[str, np.ndarray | None] = {}
         for position, (block, name) in enumerate(layout(str(row["profile"]))):
@@ -184,9 +191,15 @@ class WholeClips(NeuralBlocks):
     """
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
-        rows = [{key: batch[key][i] for key in batch} for i in range(len(batch["clip_id"]))]
-        finished = [self._finish(decode_clip_row(row)) for row in rows]
-        return {key: [row[key] for row in finished] for key in _OUTPUT_COLUMNS}
+        return _columns([self._finish(*cpu_stage(row)) for row in _rows(batch)])  # the clip never pickled
+
+
+def _rows(batch: dict[str, np.ndarray]) -> list[dict]:
+    return [{key: batch[key][i] for key in batch} for i in range(len(batch["clip_id"]))]
+
+
+def _columns(rows: list[dict]) -> dict[str, list]:
+    return {key: [row[key] for row in rows] for key in _OUTPUT_COLUMNS}
 
 
 class _CpuBlockFailed(Exception):
