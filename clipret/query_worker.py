@@ -14,7 +14,6 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +61,10 @@ class QueryPool:
         args = (str(path), lyrics, profile, decode_options)
         try:
             if helper is None:
-                return self._run(worker, "clipret.query_worker:extract_here", *args)
+                try:
+                    return self._run(worker, "clipret.query_worker:extract_here", *args)
+                finally:  # the next query finds a second worker for its other half
+                    self._grow(profile, decode_options)
             # each worker also embeds the lyrics (milliseconds), so that either half alone carries them
             with ThreadPoolExecutor(1, thread_name_prefix="query-audio-half") as pool:
                 audio = pool.submit(self._run, helper, "clipret.query_worker:extract_half", *args, "audio")
@@ -89,28 +91,21 @@ class QueryPool:
             self._release(worker, broken, profile, decode_options)
 
     def prestart(self, profile: str, decode_options=None) -> None:
-        """Start (and warm, in the background) the workers now, so the first query finds them ready: one
-        now, the others each after the previous one has warmed up (a warm-up takes a core for seconds;
-        one at a time leaves the other to the server)."""
+        """Start (and warm, in the background) one worker now, so the first query finds it ready. The
+        second starts after the first query (its warm-up takes a core for seconds: not while the app starts)."""
         with self._cond:
             if self.closed or self._count:
                 return
             self._count += 1
-        first = self._start(profile, decode_options)
-        self._add_idle(first)
-        threading.Thread(target=self._start_more, args=(first, profile, decode_options), daemon=True,
-                         name="query-worker-prestart").start()
+        self._add_idle(self._start(profile, decode_options))
 
-    def _start_more(self, previous: Worker, profile: str, decode_options) -> None:
-        while True:
-            while not previous.warmed_up:
-                time.sleep(0.2)
-            with self._cond:
-                if self.closed or self._count >= self.options.max_workers:
-                    return
-                self._count += 1
-            previous = self._start(profile, decode_options)
-            self._add_idle(previous)
+    def _grow(self, profile: str, decode_options) -> None:
+        """One more worker, warming in the background, when the pool is below its size."""
+        with self._cond:
+            if self.closed or self._count >= self.options.max_workers:
+                return
+            self._count += 1
+        self._add_idle(self._start(profile, decode_options))
 
     def busy_workers(self) -> list[Worker]:
         with self._cond:

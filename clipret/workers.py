@@ -75,15 +75,6 @@ class Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    @property
-    def warmed_up(self) -> bool:
-        """Whether the warm-up has ended (its answer is waiting in the pipe, or was read, or the worker
-        died), without reading anything: another thread may be the one that calls it."""
-        if self._ready or not self.alive:
-            return True
-        readable, _, _ = select.select([self.process.stdout.fileno()], [], [], 0)
-        return bool(readable)
-
     def wait_ready(self) -> None:
         """Block until the worker has warmed up (WorkerFailed when it died doing so)."""
         if not self._ready:

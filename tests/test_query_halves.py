@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -60,12 +59,14 @@ def test_two_threads_of_one_worker_give_the_whole_decodes_features(tone_clip, au
 def test_two_idle_workers_split_a_query_and_give_the_same_features(tone_clip, video_only_clip):
     pool = QueryPool(QueryPoolOptions(max_workers=2))
     try:
-        pool.prestart(PROFILE.name, PROFILE.decode_options)  # the second starts once the first is warm
-        deadline = time.monotonic() + 600
-        while not (pool._count == 2 and all(w.warmed_up for w in pool._idle)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert pool._count == 2 and len(pool._idle) == 2  # the first query can split
-        for path in (tone_clip, video_only_clip):
+        pool.prestart(PROFILE.name, PROFILE.decode_options)
+        assert pool._count == 1  # one worker while the app starts
+        features, _ = pool.extract(tone_clip, "words", PROFILE.name, PROFILE.decode_options)  # two threads
+        _assert_same(features, _expected(tone_clip, "words"))
+        assert pool._count == 2 and len(pool._idle) == 2  # the first query started the second worker
+        for worker in pool._idle:
+            worker.wait_ready()
+        for path in (tone_clip, video_only_clip):  # now split across the two workers
             features, _ = pool.extract(path, "words", PROFILE.name, PROFILE.decode_options)
             _assert_same(features, _expected(path, "words"))
         assert len(pool._idle) == 2 and not pool.busy_workers()
