@@ -28,7 +28,7 @@ class QueryPoolOptions:
     """The query workers of one process."""
 
     max_workers: int = 2  # queries extracted at once; one more waits for the first free worker
-    threads: int = 1  # torch/BLAS threads per worker: a query's two halves already keep two cores busy
+    threads: int = 0  # torch/BLAS threads per worker; 0 = one per core (a warm-up takes half the time)
     extract_timeout_s: float = 300.0  # limit of the feature step of one query (decoding has its own)
     memory_mb: int = 4096  # memory a query may add to a warm worker before it is stopped
 
