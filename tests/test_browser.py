@@ -39,7 +39,7 @@ def _wait_healthy(base: str, server: subprocess.Popen, timeout_s: float = 90) ->
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.returncode}: {server.stdout.read()[-2000:]}")
+            raise RuntimeError(f"streamlit exited with {server.returncode}")
         try:
             with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
                 if response.status == 200:
@@ -57,12 +57,14 @@ def server(index_dir, tmp_path_factory):
     shutil.copytree(index_dir, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".lock"))
     port = _free_port()
     env = {**os.environ, "CLIPRET_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    # To a file, not a pipe nobody reads: a full pipe would block the server mid-test.
+    log = (data_dir / "streamlit.log").open("w")
     for name in ("CLIPRET_COLLECTION", "QDRANT_URL", "CLIPRET_PUBLIC_URL"):
         env.pop(name, None)
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base, process)
@@ -97,6 +99,29 @@ def expected(index_dir):
 def _open(page, url: str, text: str, timeout_ms: int = 60_000) -> None:
     page.goto(url)
     page.get_by_text(text, exact=False).first.wait_for(timeout=timeout_ms)
+    _wait_idle(page, timeout_ms)
+
+
+def _wait_idle(page, timeout_ms: int = 60_000) -> None:
+    """Until the page's script run has finished (what Streamlit's own end-to-end tests wait for), so
+    a click acts on the finished page, not on one still being drawn."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout_ms)
+
+
+def _wait_text(page, text: str, timeout_ms: int, what: str) -> None:
+    """Wait for `text`; on a timeout fail with what the page shows (and a screenshot), not a bare
+    selector, so a failure in CI says where the page was."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.get_by_text(text).first.wait_for(timeout=timeout_ms)
+    except PlaywrightTimeout:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "failure.png"), full_page=True)
+        state = page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state")
+        shown = page.locator("body").inner_text()[:1500]
+        pytest.fail(f"{what}: no {text!r} within {timeout_ms / 1000:g} s at "
+                    f"{page.evaluate('window.location.href')} (script {state}); the page shows:\n{shown}")
 
 
 def _shoot(page, name: str) -> Path:
@@ -137,7 +162,7 @@ def test_more_like_this_follows_a_result(server, browser, expected):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _open(page, f"{server}/?clip={query['clip_id']}&k=4", f"1. {titles[0]}")
     page.get_by_text("More like this").first.click()
-    page.get_by_text(f"Query: {titles[0]}").wait_for(timeout=30_000)
+    _wait_text(page, f"Query: {titles[0]}", 60_000, "after More like this")
     address = page.evaluate("window.location.href")  # page.url misses history.replaceState
     assert "clip=" in address and query["clip_id"] not in address
     page.close()
