@@ -66,17 +66,19 @@ def test_chunked_dynamics_equal_the_plain_float_formulas():
     assert dynamics_features(images[:1], 8.0).shape == (12,)
 
 
-def test_shared_bandwidths_equal_librosa():
+def test_centroid_and_bandwidths_from_moments_equal_librosa():
     import librosa
 
-    from clipret.features.audio import spectral_bandwidths
+    from clipret.features.audio import centroid_and_bandwidths
 
     rng = np.random.default_rng(0)
     y = sine(330, 3.0) + 0.1 * rng.standard_normal(3 * SR).astype(np.float32)
     y[SR:SR + 4096] = 0.0  # silent frames: librosa leaves them unnormalised
     magnitude = np.abs(librosa.stft(y))
     centroid = librosa.feature.spectral_centroid(S=magnitude, sr=SR)
-    for p, ours in zip((2, 3, 4), spectral_bandwidths(magnitude, centroid, SR), strict=True):
+    our_centroid, our_bandwidths = centroid_and_bandwidths(magnitude, SR)
+    np.testing.assert_allclose(our_centroid, centroid[0], rtol=1e-6, atol=1e-6 * centroid.max())
+    for p, ours in zip((2, 3, 4), our_bandwidths, strict=True):
         theirs = librosa.feature.spectral_bandwidth(S=magnitude, sr=SR, centroid=centroid, p=p)[0]
         np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6 * theirs.max())
 
