@@ -34,11 +34,11 @@ def test_excerpts_cover_a_long_track_start_to_end_and_a_short_one_whole():
     assert spans == [(0, 150), (750, 900), (1500, 1650), (2250, 2400)]
 
 
-def test_blocks_are_100_frames_with_half_overlap_and_short_input_is_padded():
+def test_blocks_are_100_frames_side_by_side_and_short_input_is_padded():
     spec = np.arange(250 * 96, dtype=np.float32).reshape(250, 96)
     blocks = spectrogram_blocks(spec)
-    assert blocks.shape == (4, BLOCK_FRAMES, 96)  # starts 0, 50, 100, 150
-    np.testing.assert_array_equal(blocks[1], spec[50:150])
+    assert blocks.shape == (2, BLOCK_FRAMES, 96)  # starts 0, 100; the last 50 frames make no block
+    np.testing.assert_array_equal(blocks[1], spec[100:200])
     short = spectrogram_blocks(spec[:30])
     assert short.shape == (1, 100, 96) and np.all(short[0, 30:] == 0)
 

@@ -35,7 +35,7 @@ def test_portable_profile_layout():
         ("audio", "audio"), ("aisfx", "audio"), ("video", "video"), ("dynamics", "video"), ("lyrics", "lyrics")]
     assert [b.dim for b in portable.blocks] == [257, 512, 1000, 12, 384]
     assert portable.dim == 2165
-    assert (portable.version, get_profile("paper").version) == (2, 1)
+    assert (portable.version, get_profile("paper").version) == (3, 1)
     for block in portable.blocks:
         assert len(block.columns) == block.dim == len(set(block.columns))
     assert "mfcc_3_delta_median" in portable.blocks[0].columns
