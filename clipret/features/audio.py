@@ -167,17 +167,25 @@ def hpss_rms(magnitude: np.ndarray, power: np.ndarray, kernel_size: int = 31) ->
 def hpss_medians(magnitude: np.ndarray, kernel_size: int = 31) -> tuple[np.ndarray, np.ndarray]:
     """HPSS's two median filters of a magnitude spectrogram: over time per bin, over frequency per frame.
 
-    librosa runs a 2-D median filter with a 1×31 and a 31×1 window; filtering row by row hits
-    scipy's fast 1-D median path instead, about 8× faster for the same numbers.
+    librosa runs a 2-D median filter with a 1×31 and a 31×1 window, which scipy computes about 8× slower
+    than its 1-D path. Here each direction is one 1-D filter call: the rows, each padded at both ends by
+    its own mirror image (scipy's "reflect" mode), are laid end to end, so no window reaches into the next
+    row. The same numbers as librosa's, without a Python call per row.
     """
+    return (_median_along_rows(magnitude, kernel_size),  # over time, per frequency bin
+            _median_along_rows(magnitude.T, kernel_size).T.copy())  # over frequency, per frame
+
+
+def _median_along_rows(x: np.ndarray, kernel_size: int) -> np.ndarray:
+    """(n, m) → (n, m): scipy.ndimage.median_filter(row, kernel_size, mode="reflect") of every row."""
     from scipy.ndimage import median_filter
 
-    def along_rows(x: np.ndarray) -> np.ndarray:  # (n, m): median over windows of each row
+    half = kernel_size // 2
+    if x.shape[1] <= half:  # rows shorter than a mirror: scipy's own edge handling, row by row
         return np.stack([median_filter(row, size=kernel_size, mode="reflect") for row in x])
-
-    harm = along_rows(magnitude)  # over time, per frequency bin
-    perc = along_rows(np.ascontiguousarray(magnitude.T)).T  # over frequency, per frame
-    return harm, np.ascontiguousarray(perc)
+    padded = np.pad(x, ((0, 0), (half, half)), mode="symmetric")  # numpy's "symmetric" is scipy's "reflect"
+    filtered = median_filter(padded.reshape(-1), size=kernel_size).reshape(padded.shape)
+    return filtered[:, half:-half] if half else filtered
 
 
 def _with_deltas(x: np.ndarray) -> list[np.ndarray]:
