@@ -154,11 +154,13 @@ def query_seconds(path: Path) -> float:
     """Warm query by a new file: decode, extract, embed and search, after the app's start (its query
     workers prestarted) and one query that loaded the models."""
     from clipret.config import Settings
+    from clipret.query_worker import shared_pool
     from clipret.search import SearchEngine
 
     engine = SearchEngine(Settings(data_dir=small_index()))
     engine.index.prestart_worker()  # as the app does when it starts
     engine.search(engine.query_from_file(path, lyrics=LYRICS), k=10)  # loads every model
+    shared_pool().wait_warm()  # the second worker, started after that first query, has its models too
 
     def once():
         engine.search(engine.query_from_file(path, lyrics=LYRICS), k=10)

@@ -107,6 +107,14 @@ class QueryPool:
             self._count += 1
         self._add_idle(self._start(profile, decode_options))
 
+    def wait_warm(self) -> None:
+        """Block until every idle worker has warmed up. For benchmarks, between queries: a query timed
+        while a worker still loads its models measures the warm-up, not the query."""
+        with self._cond:
+            idle = list(self._idle)
+        for worker in idle:
+            worker.wait_ready()
+
     def busy_workers(self) -> list[Worker]:
         with self._cond:
             return list(self._busy.values())

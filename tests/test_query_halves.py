@@ -64,8 +64,8 @@ def test_two_idle_workers_split_a_query_and_give_the_same_features(tone_clip, vi
         features, _ = pool.extract(tone_clip, "words", PROFILE.name, PROFILE.decode_options)  # two threads
         _assert_same(features, _expected(tone_clip, "words"))
         assert pool._count == 2 and len(pool._idle) == 2  # the first query started the second worker
-        for worker in pool._idle:
-            worker.wait_ready()
+        pool.wait_warm()
+        assert all(worker._ready for worker in pool._idle)
         for path in (tone_clip, video_only_clip):  # now split across the two workers
             features, _ = pool.extract(path, "words", PROFILE.name, PROFILE.decode_options)
             _assert_same(features, _expected(path, "words"))
