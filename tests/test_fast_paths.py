@@ -93,3 +93,24 @@ def test_tuning_from_a_quarter_of_the_frames_is_librosas(freq):
     y += 0.02 * np.random.default_rng(1).standard_normal(y.size).astype(np.float32)
     power = np.abs(librosa.stft(y)) ** 2
     assert estimate_tuning(power, SR) == pytest.approx(librosa.estimate_tuning(S=power, sr=SR), abs=0.011)
+
+
+def test_zero_crossing_rate_and_rolloff_equal_librosa_exactly():
+    import librosa
+
+    from clipret.features.audio import spectral_rolloff, zero_crossing_rate
+
+    rng = np.random.default_rng(2)
+    y = sine(220, 3.0) + 0.05 * rng.standard_normal(3 * SR).astype(np.float32)
+    y[SR:SR + 6000] = 0.0  # silence: a frame with no energy, zeros that count as positive ...
+    y[2 * SR:2 * SR + 100] = -1e-11  # ... and so do samples within librosa's threshold of zero
+    y[2 * SR + 100:2 * SR + 200] = -0.0
+    expected = librosa.feature.zero_crossing_rate(y, frame_length=2048, hop_length=512)[0]
+    np.testing.assert_array_equal(zero_crossing_rate(y), expected)
+    for n in (1, 700, 2048, 2049):  # shorter than a frame, one frame, one hop past it
+        short = y[SR // 2:SR // 2 + n]
+        np.testing.assert_array_equal(zero_crossing_rate(short),
+                                      librosa.feature.zero_crossing_rate(short, frame_length=2048, hop_length=512)[0])
+    magnitude = np.abs(librosa.stft(y))
+    expected = librosa.feature.spectral_rolloff(S=magnitude, sr=SR)[0]
+    np.testing.assert_array_equal(spectral_rolloff(magnitude, SR), expected)

@@ -54,14 +54,14 @@ def audio_sequences(y: np.ndarray, sr: int = SAMPLE_RATE) -> tuple[dict[str, np.
     beat_onsets = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=HOP_LENGTH, aggregate=np.median)
     tempo, beats = librosa.beat.beat_track(onset_envelope=beat_onsets, sr=sr, hop_length=HOP_LENGTH)
     rows = [
-        librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP_LENGTH)[0],
+        zero_crossing_rate(y),
         mel.mean(axis=0),
         librosa.amplitude_to_db(magnitude).mean(axis=0),
         harmonic_rms,
         percussive_rms,
         *_with_deltas(centroid[None, :]),
         flux,
-        librosa.feature.spectral_rolloff(S=magnitude, sr=sr)[0],
+        spectral_rolloff(magnitude, sr),
         *bandwidths,
         *librosa.feature.chroma_stft(S=power, sr=sr, tuning=estimate_tuning(power, sr)),
         *_with_deltas(librosa.feature.mfcc(S=mel_db, sr=sr, n_mfcc=N_MFCC)),
@@ -80,6 +80,32 @@ def estimate_tuning(power: np.ndarray, sr: int, every: int = 4) -> float:
 
     frames = power if power.shape[1] < 8 * every else power[:, ::every]
     return float(librosa.estimate_tuning(S=frames, sr=sr, n_fft=N_FFT))
+
+
+def zero_crossing_rate(y: np.ndarray, threshold: float = 1e-10) -> np.ndarray:
+    """librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP_LENGTH)[0], exactly, from one
+    running count of the signal's crossings instead of counting each of the 4× overlapping frames anew.
+
+    As librosa: the signal is padded by half a frame of its edge values, samples within `threshold` of
+    zero count as positive, and a frame's rate is the crossings between its consecutive samples / N_FFT.
+    """
+    padded = np.pad(y, N_FFT // 2, mode="edge")
+    negative = np.signbit(padded) & (np.abs(padded) > padded.dtype.type(threshold))
+    crossings = np.concatenate([[0], np.cumsum(negative[1:] != negative[:-1])])  # [i]: crossings up to sample i
+    starts = np.arange(1 + (len(padded) - N_FFT) // HOP_LENGTH) * HOP_LENGTH
+    return (crossings[starts + N_FFT - 1] - crossings[starts]) / N_FFT
+
+
+def spectral_rolloff(magnitude: np.ndarray, sr: int, roll_percent: float = 0.85) -> np.ndarray:
+    """librosa.feature.spectral_rolloff(S=magnitude, sr=sr)[0], exactly: the first bin whose cumulative
+    magnitude reaches roll_percent of the frame's total, found by counting (librosa takes a NaN-masked
+    minimum over a float64 copy of the spectrogram, 3× the time)."""
+    import librosa
+
+    freq = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
+    cumulative = np.cumsum(magnitude, axis=0)
+    below = (cumulative < roll_percent * cumulative[-1]).sum(axis=0)  # bins under the threshold, per frame
+    return freq[np.minimum(below, len(freq) - 1)]
 
 
 def centroid_and_bandwidths(magnitude: np.ndarray, sr: int) -> tuple[np.ndarray, list[np.ndarray]]:
