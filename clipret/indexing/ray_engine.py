@@ -231,11 +231,14 @@ def _local_gpus() -> int:
 def _local_worker_env(options: RayOptions, workers: int) -> dict[str, str]:
     """A local Ray's worker environment, set once for all its workers (a per-stage environment would
     keep Ray from reusing its warm workers): this clipret importable, from a source checkout too, and
-    a local pool worker's thread variables (Ray would set OMP_NUM_THREADS=1)."""
+    a local pool worker's thread variables (Ray would set OMP_NUM_THREADS=1) and its malloc settings."""
+    from clipret.workers import MALLOC_ENV
+
     root = str(Path(__file__).resolve().parents[2])
     threads = str(worker_threads(options, workers))
     return {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
-            **{name: threads for name in THREAD_VARIABLES}}
+            **{name: threads for name in THREAD_VARIABLES},
+            **{name: os.environ.get(name, value) for name, value in MALLOC_ENV.items()}}
 
 
 def _compile_librosa_cache() -> None:
