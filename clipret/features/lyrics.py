@@ -6,6 +6,7 @@ mean of its windows' vectors. Empty lyrics are missing (None), not the embedding
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 
@@ -114,8 +115,9 @@ def load_minilm(device: str = "cpu"):
     from transformers import AutoModel, AutoTokenizer
 
     path = str(get_model_path())  # a local folder: local_files_only keeps the hub out of it
-    return (AutoTokenizer.from_pretrained(path, local_files_only=True),
-            AutoModel.from_pretrained(path, local_files_only=True).eval().to(device))
+    with _no_loading_bar():
+        return (AutoTokenizer.from_pretrained(path, local_files_only=True),
+                AutoModel.from_pretrained(path, local_files_only=True).eval().to(device))
 
 
 @functools.cache  # one model per process and device
@@ -145,6 +147,22 @@ def _first_line(exc: Exception) -> str:
 
 
 def _load_pretrained(tokenizer_cls, model_cls, source: str, device: str, local_files_only: bool):
-    tokenizer = tokenizer_cls.from_pretrained(source, local_files_only=local_files_only)
-    model = model_cls.from_pretrained(source, local_files_only=local_files_only)
+    with _no_loading_bar() if local_files_only else contextlib.nullcontext():  # a download keeps its bar
+        tokenizer = tokenizer_cls.from_pretrained(source, local_files_only=local_files_only)
+        model = model_cls.from_pretrained(source, local_files_only=local_files_only)
     return tokenizer, model.eval().to(device)
+
+
+@contextlib.contextmanager
+def _no_loading_bar():
+    """transformers draws a "Loading weights" bar for every model it loads, even from a local folder in a
+    second: in the indexer's progress and every worker's log, one line per worker of noise."""
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
