@@ -133,7 +133,8 @@ class QueryPool:
     def _start(self, profile: str, decode_options) -> Worker:
         timeouts = {"decode": getattr(decode_options, "timeout_s", 120.0), "*": self.options.extract_timeout_s}
         return Worker(WorkerOptions(threads=self.options.threads, memory_mb=self.options.memory_mb,
-                                    phase_timeouts=timeouts, warm=("clipret.query_worker:warm", (profile,))))
+                                    phase_timeouts=timeouts, warm=("clipret.query_worker:warm", (profile,)),
+                                    release_memory=True))  # idle between queries: give memory back
 
     def _acquire(self, profile: str, decode_options) -> Worker:
         with self._cond:

@@ -42,6 +42,7 @@ class WorkerOptions:
     phase_timeouts: dict[str, float] = field(default_factory=dict)  # phase → seconds ("*": any other)
     warm: tuple[str, tuple] | None = None  # ("module:function", args) run once at start (load models)
     start_timeout_s: float = 900.0  # starting and warming up (a cold numba cache compiles here)
+    release_memory: bool = False  # hand freed memory back to the system after each task (see MALLOC_ENV)
 
 
 class WorkerFailed(ClipretError):
@@ -61,7 +62,7 @@ class Worker:
         self.phase = "start"
         self.baseline_kb = 0
         self.process = subprocess.Popen([sys.executable, "-m", "clipret.workers"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, env=_worker_env(self.options.threads),
+                                        stdout=subprocess.PIPE, env=_worker_env(self.options),
                                         start_new_session=True, close_fds=True)
         _live.add(self)
         self._send(("start", self.options.warm, os.getpid()))
@@ -228,12 +229,16 @@ def _kill_group(pgid: int) -> None:
 
 # glibc hands every freed block over 32 MB back to the kernel and maps the next one afresh, so each of a
 # 4-minute clip's spectrogram-sized arrays (40-90 MB, dozens per clip) costs page faults and zeroed pages:
-# a sixth of the audio features' time. A worker keeps such blocks for its next clip instead (its resident
-# memory stays at the last clip's peak, about 1.2 GB for 4 minutes). Set either variable to override.
+# a sixth of the audio features' time. A worker keeps such blocks while it works instead: an extraction
+# worker also between clips (it holds about 0.5 GB more after a 4-minute clip than when warm); a query
+# worker, idle most of the time in a server, gives them back after each query
+# (WorkerOptions.release_memory). Set either variable to override.
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(256 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(1024 * 2**20)}
+_RELEASE_ENV = "CLIPRET_WORKER_RELEASE_MEMORY"
 
 
-def _worker_env(threads: int) -> dict[str, str]:
+def _worker_env(options: WorkerOptions) -> dict[str, str]:
+    threads = options.threads
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)  # the worker imports this very clipret
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
@@ -242,6 +247,7 @@ def _worker_env(threads: int) -> dict[str, str]:
             env[name] = str(threads)
     env["CLIPRET_WORKER_THREADS"] = str(threads)
     env.update({name: value for name, value in MALLOC_ENV.items() if name not in env})
+    env[_RELEASE_ENV] = "1" if options.release_memory else ""
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -335,6 +341,17 @@ def _main() -> None:
             _answer(warm[0], warm[1]) if warm else _write(("ok", None))
         elif message[0] == "call":
             _answer(message[1], message[2])
+            if os.environ.get(_RELEASE_ENV):
+                _release_free_memory()  # after the answer is sent: the caller does not wait for it
+
+
+def _release_free_memory() -> None:
+    """Give the heap's free memory back to the system (glibc's malloc_trim; elsewhere nothing to do)."""
+    import ctypes
+    import ctypes.util
+
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@ sentence and a replaced worker, the next query works, and concurrent queries eac
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from clipret.encode import write_clip
 from clipret.errors import ClipretError, ExtractionFailed, MediaError
 from clipret.profiles import get_profile
 from clipret.query_worker import QueryPool, QueryPoolOptions
-from clipret.workers import Worker, WorkerFailed, WorkerOptions
+from clipret.workers import Worker, WorkerFailed, WorkerOptions, _rss_kb
 
 
 def test_a_worker_runs_calls_and_turns_each_fault_into_one_sentence():
@@ -155,3 +157,31 @@ def test_a_worker_whose_warm_up_fails_says_why_and_ends():
     with pytest.raises(ClipretError, match="expected i/n"):
         worker.call("os:getpid")
     assert not worker.alive
+
+
+def churn(megabytes: int, times: int) -> int:
+    """Allocate, touch and free `times` arrays of `megabytes` MB each (as a clip's spectrograms are)."""
+    import numpy as np
+
+    return sum(int(np.ones(megabytes * 2**20 // 8)[-1]) for _ in range(times))
+
+
+@pytest.mark.parametrize("release", [False, True])
+def test_a_query_worker_gives_memory_back_after_a_task_and_an_extraction_worker_keeps_it(release, monkeypatch):
+    tests = str(Path(__file__).resolve().parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])))
+    worker = Worker(WorkerOptions(release_memory=release))
+    try:
+        worker.wait_ready()
+        before = _rss_kb(worker.pid)
+        assert worker.call("test_query_worker:churn", 100, 5) == 5
+        deadline = time.monotonic() + 10  # the release runs after the answer is sent
+        while release and _rss_kb(worker.pid) - before > 50_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        grown_mb = (_rss_kb(worker.pid) - before) / 1024
+        if release:
+            assert grown_mb < 50  # handed back: an idle server's worker holds what it held before
+        else:
+            assert grown_mb > 90  # kept for the next clip: no page faults for arrays of this size
+    finally:
+        worker.stop()
