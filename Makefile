@@ -10,20 +10,21 @@ PORT ?= 8501
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 # Build the demo index when none exists, then serve the app.
 run: setup
-	$(PY) -m indexer --data-dir $(DATA_DIR) ensure-demo
+	$(VENV)/bin/clipret --data-dir $(DATA_DIR) ensure-demo
 	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true
 
 index: setup
-	$(PY) -m indexer --data-dir $(DATA_DIR) build --from demo
+	$(VENV)/bin/clipret --data-dir $(DATA_DIR) build --from demo
 
 test: setup
 	$(PY) -m pytest
@@ -44,7 +45,7 @@ REAL_MUSIC_DIR ?= $(DATA_DIR)/real-music
 REAL_MUSIC_DATA ?= $(DATA_DIR)/realdev
 real-music-eval: setup
 	test -d $(REAL_MUSIC_DIR) && [ -n "$$(ls $(REAL_MUSIC_DIR))" ] || bash ../shared/data/real-music-dev.sh $(REAL_MUSIC_DIR)
-	$(PY) -m indexer --data-dir $(REAL_MUSIC_DATA) --collection realdev build --from folder --path $(REAL_MUSIC_DIR)
+	$(VENV)/bin/clipret --data-dir $(REAL_MUSIC_DATA) --collection realdev build --from folder --path $(REAL_MUSIC_DIR)
 	$(PY) -m bench real_music --data-dir $(REAL_MUSIC_DATA) --collection realdev
 
 # Refresh the README's screenshots from the app `make run` serves (run it in another shell first).

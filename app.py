@@ -3,7 +3,7 @@
 import streamlit as st
 
 st.set_page_config(page_title="clipret", page_icon=":material/movie:", layout="wide")
-# url paths are the share links' paths (clipret.share.PAGE_PATHS); the search lives at "/".
+# url paths are the share links' paths (clipret.ui.share.PAGE_PATHS); the search lives at "/".
 pages = [
     st.Page("pages/1_Search.py", title="Search", icon=":material/search:", default=True),
     st.Page("pages/2_Latent_map.py", title="Latent map", icon=":material/scatter_plot:", url_path="map"),

@@ -12,7 +12,7 @@ PER_GENRE, SECONDS, WORKERS = 10, 15.0, 2
 
 
 def main() -> None:
-    from clipret.demo import generate_demo_corpus
+    from clipret.sources.demo import generate_demo_corpus
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

@@ -24,7 +24,7 @@ LYRICS = " ".join(["I walk the line between the night and you, the city lights k
 
 def make_clip(path: Path, seconds: float = SECONDS) -> None:
     """A demo-like clip: a new textured shot every 2 s drifting sideways; a tone, noise and a 120 BPM beat."""
-    from clipret.encode import write_clip
+    from clipret.media.encode import write_clip
 
     rng = np.random.default_rng(0)
     t = np.arange(int(seconds * SR)) / SR
@@ -45,10 +45,10 @@ def librosa_hpss_rms(magnitude: np.ndarray, power: np.ndarray):
 
 
 def main() -> None:
-    from clipret.features import get_extractor
     from clipret.features.audio import extract_audio_features
-    from clipret.media import decode
-    from clipret.profiles import extract_clip, get_profile
+    from clipret.features.profiles import extract_clip, get_profile
+    from clipret.features.registry import get_extractor
+    from clipret.media.decode import decode
 
     profile = get_profile("portable")
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,7 +20,7 @@ INDEX_DIR = ARTIFACTS / "query-index"  # a tiny demo index, built once and reuse
 def tiny_index() -> Path:
     """9 genres × 2 clips × 3 s, 5 epochs (as the app tests use), under artifacts/bench/."""
     from clipret.config import Settings
-    from clipret.index import resolve_collection
+    from clipret.embedding.artifacts import resolve_collection
     from clipret.indexing.build import build_index
     from clipret.indexing.train import TrainOptions
 
@@ -37,9 +37,9 @@ def tiny_index() -> Path:
 
 def search_in_process(engine, path: Path, k: int = 10):
     """The query path before the worker: decode in a child process, extract in this one."""
-    from clipret.media import decode
-    from clipret.profiles import extract_clip
-    from clipret.search import QueryClip
+    from clipret.features.profiles import extract_clip
+    from clipret.media.decode import decode
+    from clipret.search.engine import QueryClip
 
     index = engine.index
     decoded = decode(path, index.profile.decode_options)
@@ -50,9 +50,9 @@ def search_in_process(engine, path: Path, k: int = 10):
 
 def main() -> None:
     from bench.bench_features import make_clip
-    from clipret import jit_cache
     from clipret.config import Settings
-    from clipret.search import SearchEngine
+    from clipret.features import jit_cache
+    from clipret.search.engine import SearchEngine
     from clipret.store import ClipStore
 
     jit_cache.ensure_ready(log=print)

@@ -35,8 +35,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def demo_corpus(clips: int, seconds: float, workers: int) -> tuple[Path, list]:
     """(folder, the first `clips` records) of a demo corpus kept under artifacts/bench/ for reruns."""
-    from clipret.corpus import GENRES, read_clips
-    from clipret.demo import generate_demo_corpus
+    from clipret.sources.corpus import GENRES, read_clips
+    from clipret.sources.demo import generate_demo_corpus
 
     per_genre = math.ceil(clips / len(GENRES))
     folder = ARTIFACTS / "ray-corpus" / f"demo-{per_genre}x{seconds:g}s"

@@ -44,12 +44,12 @@ def clip_audio(index: int) -> np.ndarray:
     if tracks:
         y = _read_audio(tracks[(index * 7) % len(tracks)])
         return np.resize(y, n).astype(np.float32)  # np.resize repeats the track to fill 4 minutes
-    from clipret.demo import _rng
-    from clipret.demo.genres import style_for
-    from clipret.demo.music import compose
+    from clipret.sources.demo import _rng
+    from clipret.sources.demo.genres import style_for
+    from clipret.sources.demo.music import compose
 
     song = compose(style_for("pop"), SECONDS, _rng(index, "pop", 0))
-    from clipret.demo.music import SR
+    from clipret.sources.demo.music import SR
 
     return np.resize(np.interp(np.arange(n) / AUDIO_RATE, np.arange(len(song.audio)) / SR, song.audio),
                      n).astype(np.float32)
@@ -104,7 +104,7 @@ def make_corpus() -> list[Path]:
     """The N_CLIPS clips, generated on the first run only (copies cost the extractor as much as new clips)."""
     import shutil
 
-    from clipret.encode import write_clip
+    from clipret.media.encode import write_clip
 
     MEDIA.mkdir(parents=True, exist_ok=True)
     paths = [MEDIA / f"clip{i}.mp4" for i in range(N_CLIPS)]
@@ -154,8 +154,8 @@ def query_seconds(path: Path) -> float:
     """Warm query by a new file: decode, extract, embed and search, after the app's start (its query
     workers prestarted) and one query that loaded the models."""
     from clipret.config import Settings
-    from clipret.query_worker import shared_pool
-    from clipret.search import SearchEngine
+    from clipret.runtime.query_pool import shared_pool
+    from clipret.search.engine import SearchEngine
 
     engine = SearchEngine(Settings(data_dir=small_index()))
     engine.index.prestart_worker()  # as the app does when it starts
@@ -175,8 +175,8 @@ def throughput(paths: list[Path]) -> dict:
     whole run, the steady rate: the clips finished after each worker's first one, over the time from the
     first `workers` finishes to the last (what a collection of thousands of clips sees)."""
     from clipret.config import Settings
-    from clipret.corpus import ClipRecord
     from clipret.indexing.extract import default_workers, extract_corpus
+    from clipret.sources.corpus import ClipRecord
 
     records = [ClipRecord(clip_id=f"real{i}", title=p.name, genre="pop", path=str(p.resolve()), lyrics=LYRICS)
                for i, p in enumerate(paths)]
@@ -198,9 +198,9 @@ def throughput(paths: list[Path]) -> dict:
 
 
 def main() -> None:
-    from clipret.features import get_extractor
-    from clipret.media import decode
-    from clipret.profiles import extract_clip, get_profile
+    from clipret.features.profiles import extract_clip, get_profile
+    from clipret.features.registry import get_extractor
+    from clipret.media.decode import decode
 
     paths = make_corpus()
     path = paths[0]

@@ -36,10 +36,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def load_index_features(data_dir: Path, collection: str):
     """(settings, profile, TrainingSet, manifest) of the collection's corpus, read from the feature cache."""
     from clipret.config import Settings
-    from clipret.corpus import read_clips
-    from clipret.index import read_manifest, resolve_collection
+    from clipret.embedding.artifacts import read_manifest, resolve_collection
+    from clipret.features.profiles import get_profile
     from clipret.indexing.train import load_training_set
-    from clipret.profiles import get_profile
+    from clipret.sources.corpus import read_clips
 
     settings = replace(Settings.from_env(), data_dir=data_dir)
     name = resolve_collection(settings, collection)
@@ -68,7 +68,7 @@ def media_artists(paths: list[Path]) -> list[str]:
 
 
 def fused_input(data, blocks, weighting: str) -> tuple[np.ndarray, object]:
-    from clipret.fusion import FeatureFusion
+    from clipret.embedding.fusion import FeatureFusion
 
     fusion = FeatureFusion(blocks, weighting=weighting).fit(data.features)
     return fusion.transform(data.features), fusion
@@ -76,7 +76,7 @@ def fused_input(data, blocks, weighting: str) -> tuple[np.ndarray, object]:
 
 def encoder_space(X: np.ndarray, fusion, encoder: str, n_clips: int, epochs: int, seed: int) -> tuple:
     """(latent (N, 256), info) of the named encoder trained on X as `indexer train` would."""
-    from clipret.autoencoder import Autoencoder
+    from clipret.embedding.autoencoder import Autoencoder
     from clipret.indexing.train import TrainOptions, encoder_settings
 
     options = TrainOptions(encoder=encoder, epochs=epochs, seed=seed)
@@ -99,8 +99,8 @@ def mfcc_baseline(data, profile) -> np.ndarray:
 
 def study(data, profile, epochs: int, seeds: int) -> tuple[dict, dict, dict]:
     """({space: X}, {space: description}, {encoder: info}): every space the README's tables compare."""
-    from clipret.indexing.pca import PCAProjection
-    from clipret.neighbours import knn_overlap
+    from clipret.embedding.neighbours import knn_overlap
+    from clipret.embedding.pca import PCAProjection
 
     present = [b for b in profile.blocks if any(f.get(b.name) is not None for f in data.features)]
     spaces, notes, infos = {}, {}, {}
@@ -151,7 +151,7 @@ def print_table(title: str, rows: dict) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     from clipret.errors import ClipretError
-    from clipret.evaluation import evaluate_spaces
+    from clipret.search.metrics import evaluate_spaces
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:

@@ -15,7 +15,7 @@ EPOCHS_TIMED = 3
 
 def bench_autoencoder(X: np.ndarray) -> dict:
     """Seconds per epoch (best of 3 fits), the 600-epoch projection, and embedding times."""
-    from clipret.autoencoder import Autoencoder
+    from clipret.embedding.autoencoder import Autoencoder
 
     def fit_seconds(epochs: int, **kw) -> float:
         return best_of(lambda: Autoencoder(X.shape[1], epochs=epochs, **kw).fit(X), 3)
@@ -45,8 +45,8 @@ def bench_autoencoder(X: np.ndarray) -> dict:
 
 
 def bench_analysis(Z: np.ndarray, genres: list[str]) -> dict:
-    from clipret.analysis import elbow_kmeans, maps_2d
-    from clipret.evaluation import evaluate_spaces
+    from clipret.embedding.analysis import elbow_kmeans, maps_2d
+    from clipret.search.metrics import evaluate_spaces
 
     out = {"elbow_kmeans_k2_15_s": round(best_of(lambda: elbow_kmeans(Z), 1), 3)}
     start = time.perf_counter()

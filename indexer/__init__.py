@@ -1,1 +1,1 @@
-"""The offline indexer: `python -m indexer <command>` (see indexer/__main__.py)."""
+"""The offline indexer's command line: `python -m indexer <command>` is `clipret <command>` (clipret/cli.py)."""

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from clipret.share import SearchState
 from clipret.ui import cards, resources, search_ui, views
+from clipret.ui.share import SearchState
 from clipret.ui.state import publish, share_box, state_from_url
 
 st.title("Similar music videos", anchor=False)

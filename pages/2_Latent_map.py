@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from clipret.share import MapState
 from clipret.ui import charts, map_ui, resources, views
+from clipret.ui.share import MapState
 from clipret.ui.state import publish, share_box, state_from_url
 
 st.title("Latent map", anchor=False)

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from clipret.share import SPACES, BaselinesState
+from clipret.search.spaces import SPACES
 from clipret.ui import baselines_ui, charts, resources, views
+from clipret.ui.share import BaselinesState
 from clipret.ui.state import publish, share_box, state_from_url
 
 st.title("Baselines", anchor=False)

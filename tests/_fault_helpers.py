@@ -1,6 +1,6 @@
 """Run the indexer CLI in a child process with a fault point, to kill it there with SIGKILL.
 
-`python tests/_fault_helpers.py FAULTS MARKER [indexer arguments…]` runs `indexer.cli.main` unchanged,
+`python tests/_fault_helpers.py FAULTS MARKER [indexer arguments…]` runs `clipret.cli.main` unchanged,
 except for the comma-separated FAULTS ("none" for none):
 - pause-before-manifest: `train` touches MARKER and sleeps just before it writes manifest.json (the
   last artifact) into its temporary folder;
@@ -25,8 +25,8 @@ PAUSE_S = 300  # longer than any test waits: the process is killed during the pa
 
 def start_indexer(data_dir: Path, *args: str, faults: str = "none", marker: Path | None = None
                   ) -> subprocess.Popen:
-    """`python -m indexer --data-dir D --quiet ARGS` in a child process, with FAULTS installed."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    """`clipret --data-dir D --quiet ARGS` in a child process, with FAULTS installed."""
+    env = dict(os.environ)
     for name in ("CLIPRET_PROFILE", "CLIPRET_COLLECTION", "QDRANT_URL", "QDRANT_API_KEY"):
         env.pop(name, None)
     command = [sys.executable, __file__, faults, str(marker or os.devnull),
@@ -70,7 +70,7 @@ def _pause(marker: Path) -> None:
 
 def _install(faults: set[str], marker: Path) -> None:
     if "fast-maps" in faults:
-        import clipret.analysis as analysis
+        import clipret.embedding.analysis as analysis
 
         original_maps = analysis.maps_2d
 
@@ -113,8 +113,7 @@ def _install(faults: set[str], marker: Path) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     _install(set(sys.argv[1].split(",")), Path(sys.argv[2]))
-    from indexer.cli import main
+    from clipret.cli import main
 
     sys.exit(main(sys.argv[3:]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clipret.encode import write_clip
+from clipret.media.encode import write_clip
 
 SR = 22050
 
@@ -13,7 +13,7 @@ SR = 22050
 def pytest_configure(config):
     # librosa's numba cache: clipret's own folder, compiled once under its lock before any test (or a
     # process a test starts) extracts audio, so no two processes ever compile it at once.
-    from clipret import jit_cache
+    from clipret.features import jit_cache
 
     jit_cache.ensure_ready(log=print)
 

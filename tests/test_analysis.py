@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clipret.analysis import elbow_kmeans, elbow_point, maps_2d
+from clipret.embedding.analysis import elbow_kmeans, elbow_point, maps_2d
 
 
 def blobs(per_blob=20, d=8, seed=0):

@@ -52,5 +52,5 @@ def test_the_build_button_runs_the_indexer_and_reports_a_failure(tmp_path, monke
     assert not at.exception
     assert [(s.label, s.state) for s in at.status] == [("The demo index could not be built", "error")]
     assert any("error: no disk space" in c.value for c in at.code)
-    assert asked[0][1:3] == ["-m", "indexer"]
+    assert asked[0][1:3] == ["-m", "clipret"]
     assert asked[0][-4:] == ["--data-dir", str(tmp_path), "--quiet", "ensure-demo"]

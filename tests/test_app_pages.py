@@ -8,7 +8,7 @@ import pytest
 from _app_index import open_page, texts, use_data_dir
 
 from clipret.config import Settings
-from clipret.share import SPACES
+from clipret.search.spaces import SPACES
 from clipret.ui.resources import shared_store
 
 pytestmark = pytest.mark.slow  # the session's tiny index takes a minute or more to build

@@ -7,9 +7,9 @@ from _app_index import open_page, texts, use_data_dir
 
 from clipret.config import Settings
 from clipret.errors import UnsupportedURL
-from clipret.search import SearchEngine
+from clipret.search.engine import SearchEngine
+from clipret.sources.urls import validate_youtube_url
 from clipret.ui.resources import shared_store
-from clipret.urls import validate_youtube_url
 
 pytestmark = pytest.mark.slow  # the session's tiny index takes a minute or more to build
 

@@ -1,6 +1,6 @@
 """The tables the pages show, shaped from known payloads and a known manifest."""
 
-from clipret.search import SearchResult
+from clipret.search.engine import SearchResult
 from clipret.ui import views
 
 

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from clipret.autoencoder import Autoencoder, build_network
+from clipret.embedding.autoencoder import Autoencoder, build_network
 from clipret.errors import ClipretError
 
 
@@ -109,8 +109,8 @@ def test_input_errors():
 def test_import_stays_light():
     import subprocess
 
-    code = "import sys, clipret.autoencoder, clipret.fusion, clipret.analysis, clipret.evaluation; " \
-           "print(any(m in sys.modules for m in ('torch', 'sklearn', 'umap')))"
+    code = "import sys, clipret.embedding.autoencoder, clipret.embedding.fusion, clipret.embedding.analysis, " \
+           "clipret.search.metrics; print(any(m in sys.modules for m in ('torch', 'sklearn', 'umap')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -123,7 +123,7 @@ def clusters(n_per=15, d=12, seed=0):
 
 
 def test_neighbours_objective_keeps_the_input_neighbourhoods():
-    from clipret.neighbours import knn_overlap
+    from clipret.embedding.neighbours import knn_overlap
 
     X = clusters()
     untrained = small(epochs=0, objective="neighbours").fit(X)
@@ -131,7 +131,7 @@ def test_neighbours_objective_keeps_the_input_neighbourhoods():
     assert model.loss_history_[-1] < 0.5 * model.loss_history_[0]
     # the 14 other clips of a clip's cluster are its nearest in the latent space too
     labels = np.repeat(np.arange(3), 15)
-    from clipret.neighbours import knn_indices
+    from clipret.embedding.neighbours import knn_indices
 
     assert np.mean(labels[knn_indices(model.transform(X), 10)] == labels[:, None]) == 1.0
     assert knn_overlap(X, model.transform(X), 10) > knn_overlap(X, untrained.transform(X), 10)

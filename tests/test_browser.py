@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from clipret.config import Settings
-from clipret.search import SearchEngine
+from clipret.search.engine import SearchEngine
 from clipret.ui.resources import shared_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def server(index_dir, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("browser-data")
     shutil.copytree(index_dir, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".lock"))
     port = _free_port()
-    env = {**os.environ, "CLIPRET_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "CLIPRET_DATA_DIR": str(data_dir)}
     # To a file, not a pipe nobody reads: a full pipe would block the server mid-test.
     log = (data_dir / "streamlit.log").open("w")
     for name in ("CLIPRET_COLLECTION", "QDRANT_URL", "CLIPRET_PUBLIC_URL"):

@@ -15,8 +15,8 @@ from _app_index import tiny_index
 from _fault_helpers import start_indexer
 
 from clipret.config import Settings
-from clipret.corpus import read_clips
-from clipret.search import SearchEngine
+from clipret.search.engine import SearchEngine
+from clipret.sources.corpus import read_clips
 from clipret.store import ClipStore
 
 pytestmark = pytest.mark.slow

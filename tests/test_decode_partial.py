@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import SR, sine, solid_frames
 
-from clipret.encode import write_clip
 from clipret.errors import MediaError
-from clipret.media import SAMPLE_RATE, decode
+from clipret.media.decode import SAMPLE_RATE, decode
+from clipret.media.encode import write_clip
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 

@@ -7,13 +7,13 @@ import itertools
 import numpy as np
 import pytest
 
-from clipret.corpus import GENRES, read_clips
-from clipret.demo import demo_records, generate_demo_corpus, synthesise
-from clipret.demo.genres import NEIGHBOURS, STYLES
-from clipret.demo.lyrics import POOLS, TEMPLATES
-from clipret.demo.music import compose, parse_chord
 from clipret.errors import CorpusError
-from clipret.media import SAMPLE_RATE, DecodeOptions, decode
+from clipret.media.decode import SAMPLE_RATE, DecodeOptions, decode
+from clipret.sources.corpus import GENRES, read_clips
+from clipret.sources.demo import demo_records, generate_demo_corpus, synthesise
+from clipret.sources.demo.genres import NEIGHBOURS, STYLES
+from clipret.sources.demo.lyrics import POOLS, TEMPLATES
+from clipret.sources.demo.music import compose, parse_chord
 
 SECONDS = 3.0
 PER_GENRE = 2

@@ -1,4 +1,4 @@
-"""clipret.download on recorded yt-dlp info dicts: YouTube cannot be reached from here (nor from CI).
+"""clipret.sources.youtube on recorded yt-dlp info dicts: YouTube cannot be reached from here (nor from CI).
 
 `RecordedYoutubeDL` is the real yt_dlp.YoutubeDL with its two network steps replaced: extracting a
 page returns a recorded info dict from tests/data/ytdlp/ (after the real extractor's URL check,
@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 import yt_dlp
 
-from clipret import download as dl
-from clipret.corpus import read_clips
-from clipret.encode import write_clip
 from clipret.errors import CorpusError, DownloadError, UnsupportedURL
-from clipret.lyrics_text import lyrics_from_subtitles
-from clipret.media import decode
+from clipret.media.decode import decode
+from clipret.media.encode import write_clip
+from clipret.sources import youtube as dl
+from clipret.sources.corpus import read_clips
 from clipret.sources.playlists import download_playlists
+from clipret.sources.subtitles import lyrics_from_subtitles
 
 DATA = Path(__file__).parent / "data" / "ytdlp"
 LOW_ROAD = "Zx3kQ9vLm2A"  # 3:07, manual English subtitles and automatic captions

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from clipret.errors import ClipretError
-from clipret.evaluation import (
+from clipret.search.metrics import (
     average_precision,
     evaluate_spaces,
     leave_one_out,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import SR, sine
 
-from clipret.encode import write_clip
 from clipret.features.dynamics import DYNAMICS_COLUMNS, dynamics_features
-from clipret.media import decode
+from clipret.media.decode import decode
+from clipret.media.encode import write_clip
 
 FPS = 24
 

@@ -13,10 +13,10 @@ from _app_index import PAGES, open_page, texts, tiny_index, use_data_dir
 from _fault_helpers import kill, run_indexer, start_indexer, wait_for
 
 from clipret.config import Settings
-from clipret.corpus import read_clips, write_clips
-from clipret.index import LoadedIndex, read_manifest
+from clipret.embedding.artifacts import LoadedIndex, read_manifest
 from clipret.indexing.cache import cache_path, cached_key, fingerprint
 from clipret.indexing.push import latest_trained
+from clipret.sources.corpus import read_clips, write_clips
 from clipret.store import ClipStore
 
 pytestmark = pytest.mark.slow

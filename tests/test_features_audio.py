@@ -15,7 +15,7 @@ from clipret.features.audio import (
     extract_audio_features,
     hpss_rms,
 )
-from clipret.media import decode
+from clipret.media.decode import decode
 
 
 def click_track(bpm: float, seconds: float, sr: int = SR) -> np.ndarray:

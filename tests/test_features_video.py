@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from conftest import solid_frames
 
-from clipret.encode import write_clip
 from clipret.errors import ModelUnavailable
 from clipret.features import video
 from clipret.features.dynamics import DYNAMICS_COLUMNS, Dynamics, colourfulness
 from clipret.features.video import EfficientNetLite0, SlowR50, frames_to_tensor, load_efficientnet_lite0
-from clipret.media import DecodeOptions, decode
+from clipret.media.decode import DecodeOptions, decode
+from clipret.media.encode import write_clip
 
 DATA = Path(__file__).parent / "data"
 PORTABLE = DecodeOptions(n_segments=16, frames_per_segment=1, short_side=256, thumb_fps=8.0)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from clipret.embedding.fusion import FeatureFusion
 from clipret.errors import ClipretError
-from clipret.fusion import FeatureFusion
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def test_wrong_shape_and_unfitted_errors_are_clear():
 
 
 def test_balanced_weights_by_modality_and_by_block():
-    from clipret.fusion import block_weights
+    from clipret.embedding.fusion import block_weights
 
     # audio is one block of 2 → 1/√2; video holds video (1) and dynamics (1): each 1/√(1·2); lyrics 1/√2
     assert block_weights(BLOCKS, "modality") == pytest.approx(

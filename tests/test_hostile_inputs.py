@@ -1,4 +1,4 @@
-"""A battery of hostile inputs: URLs through the URL guard, files through clipret.media.decode.
+"""A battery of hostile inputs: URLs through the URL guard, files through clipret.media.decode.decode.
 
 Each must be refused with the exact error class and a message naming the cause; nothing may be
 fetched from the network or another file, the test process must live on, and files refused by
@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 
 from clipret.config import Settings
-from clipret.encode import write_clip
 from clipret.errors import MediaError, UnsupportedURL
-from clipret.media import decode
+from clipret.media.decode import decode
+from clipret.media.encode import write_clip
+from clipret.sources.urls import MAX_URL_LENGTH, validate_youtube_url
 from clipret.store import ClipStore
-from clipret.urls import MAX_URL_LENGTH, validate_youtube_url
 
 GOOD_ID = "dQw4w9WgXcQ"
 NOT_YOUTUBE = "Only YouTube URLs"
@@ -302,9 +302,9 @@ def index_state(settings: Settings) -> tuple:
 
 @pytest.mark.slow
 def test_hostile_files_leave_the_index_unchanged(index_copy, tmp_path, good_clip, capsys):
+    from clipret.cli import main
     from clipret.indexing.add import add_clip
-    from clipret.search import SearchEngine
-    from indexer.cli import main
+    from clipret.search.engine import SearchEngine
 
     before = index_state(index_copy)
     files = {name: HOSTILE_FILES[name][0](tmp_path, good_clip) for name in INDEX_BATTERY}

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
+from clipret.cli import main
 from clipret.config import Settings
-from clipret.corpus import ClipRecord, read_clips
-from clipret.index import read_manifest
+from clipret.embedding.artifacts import read_manifest
+from clipret.sources.corpus import ClipRecord, read_clips
 from clipret.store import ClipStore
-from indexer.cli import main
 
 pytestmark = pytest.mark.slow
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from clipret.cli import _settings, build_parser
 from clipret.config import Settings
+from clipret.embedding.pca import PCAProjection
 from clipret.errors import ClipretError, CorpusError
 from clipret.indexing.cache import cache_path, cached_key, fingerprint, load_features, save_features
 from clipret.indexing.extract import parse_shard
-from clipret.indexing.pca import PCAProjection
 from clipret.sources.folder import corpus_from_folder, split_artist_title
-from indexer.cli import _settings, build_parser
 
 
 def test_folder_corpus_reads_genres_and_lyrics(tmp_path):
@@ -128,8 +128,8 @@ def test_cli_global_options_before_or_after_the_command(tmp_path, monkeypatch):
 
 
 def test_cli_default_epochs_demo_versus_real_corpora():
+    from clipret.cli import _train_options
     from clipret.indexing.train import DEFAULT_MODALITY_DROPOUT, DEMO_EPOCHS, PAPER_EPOCHS
-    from indexer.cli import _train_options
 
     parser = build_parser()
 
@@ -147,23 +147,23 @@ def test_cli_default_epochs_demo_versus_real_corpora():
 
 
 def test_cli_reports_a_missing_index_in_one_line(tmp_path, capsys):
-    from indexer.cli import main
+    from clipret.cli import main
 
     assert main(["--data-dir", str(tmp_path), "evaluate", "--json"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: No index named 'clips'") and "indexer build" in err
+    assert err.startswith("error: No index named 'clips'") and "clipret build" in err
 
 
 def test_extract_stops_when_the_models_are_unavailable(tmp_path, tone_clip, monkeypatch):
-    import clipret.profiles
-    from clipret.corpus import ClipRecord
+    import clipret.features.profiles
     from clipret.errors import ModelUnavailable
     from clipret.indexing.extract import extract_corpus
+    from clipret.sources.corpus import ClipRecord
 
     def offline(*args, **kwargs):
         raise ModelUnavailable("no weights offline: run once with internet")
 
-    monkeypatch.setattr(clipret.profiles, "extract_clip", offline)
+    monkeypatch.setattr(clipret.features.profiles, "extract_clip", offline)
     records = [ClipRecord("missing", "M", "soul", str(tmp_path / "nope.mp4")),
                ClipRecord("tone", "T", "soul", str(tone_clip))]
     with pytest.raises(ModelUnavailable, match="no weights"):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from clipret import jit_cache
+from clipret.features import jit_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 REPETITIONS = 5
@@ -34,7 +34,7 @@ print(float(extract_audio_features(y, sr)[-1]))
 
 
 def _start(cache: Path, go: str) -> subprocess.Popen:
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
     env.pop(jit_cache.COMPILING_ENV, None)
     return subprocess.Popen([sys.executable, "-c", EXTRACT, go], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -106,12 +106,12 @@ def test_the_newcomers_order_a_demo_build_then_extraction_in_a_new_process(tmp_p
     """`make run` then `make test` on a fresh machine: a small demo build with 2 workers from an empty
     cache, then a new process that extracts (`indexer add`, in its query worker) and one more."""
     cache, data = tmp_path / "numba", tmp_path / "data"
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
     for name in (jit_cache.COMPILING_ENV, "CLIPRET_PROFILE", "CLIPRET_COLLECTION", "QDRANT_URL", "QDRANT_API_KEY"):
         env.pop(name, None)
 
     def indexer(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "indexer", "--data-dir", str(data), "--quiet", *args],
+        return subprocess.run([sys.executable, "-m", "clipret", "--data-dir", str(data), "--quiet", *args],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
 
     build = indexer("build", "--from", "demo", "--per-genre", "1", "--seconds", "3", "--workers", "2",
@@ -153,7 +153,7 @@ def test_workers_dying_twice_the_same_way_rebuild_the_cache_and_finish(tmp_path)
     from _app_index import tiny_index
 
     from clipret.config import Settings
-    from clipret.corpus import read_clips, write_clips
+    from clipret.sources.corpus import read_clips, write_clips
 
     source = Settings(data_dir=tiny_index())
     (folder,) = [p for p in source.corpora_dir.iterdir() if p.name != "added"]
@@ -161,9 +161,9 @@ def test_workers_dying_twice_the_same_way_rebuild_the_cache_and_finish(tmp_path)
     corpus = tmp_path / "corpus"
     write_clips(corpus, [replace(r, path=str(r.media_path(folder))) for r in records])
     cache = _bad_cache(tmp_path / "numba")
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
     env.pop(jit_cache.COMPILING_ENV, None)
-    done = subprocess.run([sys.executable, "-m", "indexer", "--data-dir", str(tmp_path / "data"), "--quiet",
+    done = subprocess.run([sys.executable, "-m", "clipret", "--data-dir", str(tmp_path / "data"), "--quiet",
                            "extract", "--corpus", str(corpus), "--workers", "2"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=1800)
     out = done.stdout + done.stderr

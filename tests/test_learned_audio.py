@@ -14,7 +14,7 @@ from clipret.features.learned_audio import (
     log_mel,
     spectrogram_blocks,
 )
-from clipret.media import SAMPLE_RATE, DecodedClip, DecodeOptions
+from clipret.media.decode import SAMPLE_RATE, DecodedClip, DecodeOptions
 
 
 def clip(audio: np.ndarray | None) -> DecodedClip:

@@ -1,4 +1,4 @@
-"""clipret.media.decode: known answers on generated clips, and clear errors on broken ones."""
+"""clipret.media.decode.decode: known answers on generated clips, and clear errors on broken ones."""
 
 import os
 import subprocess
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from clipret.errors import MediaError
-from clipret.media import SAMPLE_RATE, DecodeOptions, decode
+from clipret.media.decode import SAMPLE_RATE, DecodeOptions, decode
 
 
 def dominant_frequency(audio: np.ndarray, sr: int) -> float:
@@ -113,7 +113,7 @@ def test_crash_in_child_is_a_media_error(tone_clip, monkeypatch):
 
 def test_import_clipret_is_light():
     code = (
-        "import sys, clipret, clipret.config, clipret.errors, clipret.media, clipret.corpus\n"
+        "import sys, clipret, clipret.config, clipret.errors, clipret.media.decode, clipret.sources.corpus\n"
         "heavy = [m for m in ('torch', 'transformers', 'streamlit', 'librosa') if m in sys.modules]\n"
         "print(','.join(heavy))"
     )

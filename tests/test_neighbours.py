@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clipret.neighbours import knn_indices, knn_overlap
+from clipret.embedding.neighbours import knn_indices, knn_overlap
 
 
 def ring(n=12):
@@ -33,7 +33,7 @@ def test_overlap_is_one_for_a_rotation_and_low_for_a_shuffle():
 def test_neighbour_loss_is_zero_for_the_same_space_and_positive_otherwise():
     import torch
 
-    from clipret.neighbours import neighbour_loss, neighbour_targets
+    from clipret.embedding.neighbours import neighbour_loss, neighbour_targets
 
     X = torch.tensor(ring(10), dtype=torch.float32)
     P = neighbour_targets(X, 0.1)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from clipret.errors import ClipretError
-from clipret.media import decode
-from clipret.profiles import BlockSpec, Profile, extract_clip, extract_clips, get_profile, profile_names
+from clipret.features.profiles import BlockSpec, Profile, extract_clip, extract_clips, get_profile, profile_names
+from clipret.media.decode import decode
 
 
 def test_profile_names_and_unknown_profile():
@@ -43,8 +43,8 @@ def test_portable_profile_layout():
 
 
 def test_importing_profiles_and_features_is_light():
-    code = ("import sys, clipret.profiles, clipret.features\n"
-            "clipret.profiles.get_profile('paper')\n"
+    code = ("import sys, clipret.features.profiles, clipret.features\n"
+            "clipret.features.profiles.get_profile('paper')\n"
             "print(','.join(m for m in ('torch', 'transformers', 'librosa', 'timm', 'aisfx') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
@@ -79,7 +79,7 @@ def test_extract_clips_batched_equals_one_by_one(tone_clip, audio_only_clip, vid
 
 
 def test_registry_builds_each_extractor_once_and_rejects_unknown_names():
-    from clipret.features import EXTRACTORS, get_extractor
+    from clipret.features.registry import EXTRACTORS, get_extractor
 
     assert set(EXTRACTORS) == {"librosa_257", "aisfx", "efficientnet_lite0", "slow_r50", "dynamics", "minilm",
                                "bert_cls"}

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from clipret.errors import MediaError
-from clipret.media import decode
-from clipret.profiles import extract_clip, get_profile
-from clipret.query_worker import QueryPool, QueryPoolOptions, combine_halves, extract_here
+from clipret.features.profiles import extract_clip, get_profile
+from clipret.media.decode import decode
+from clipret.runtime.query_pool import QueryPool, QueryPoolOptions, combine_halves, extract_here
 
 PROFILE = get_profile("portable")
 

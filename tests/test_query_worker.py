@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from conftest import sine
 
-from clipret.encode import write_clip
 from clipret.errors import ClipretError, ExtractionFailed, MediaError
-from clipret.profiles import get_profile
-from clipret.query_worker import QueryPool, QueryPoolOptions
-from clipret.workers import Worker, WorkerFailed, WorkerOptions, _rss_kb
+from clipret.features.profiles import get_profile
+from clipret.media.encode import write_clip
+from clipret.runtime.query_pool import QueryPool, QueryPoolOptions
+from clipret.runtime.workers import Worker, WorkerFailed, WorkerOptions, _rss_kb
 
 
 def test_a_worker_runs_calls_and_turns_each_fault_into_one_sentence():
@@ -26,7 +26,7 @@ def test_a_worker_runs_calls_and_turns_each_fault_into_one_sentence():
     assert worker.call("os:getpid") == worker.pid
     assert worker.call("os:getpid") == worker.pid  # the same warm process, call after call
     with pytest.raises(MediaError, match="no such file"):  # its own errors come through as they are
-        worker.call("clipret.workers:decode_here", "/no/such/clip.mp4", None)
+        worker.call("clipret.runtime.workers:decode_here", "/no/such/clip.mp4", None)
     assert worker.alive
     faults = [("ctypes:string_at", (0,), "SIGSEGV", "died (killed by SIGSEGV)"),  # reads address 0
               ("time:sleep", (60,), "timeout", "took longer than 3 s and was stopped"),
@@ -122,8 +122,8 @@ def test_a_query_worker_killed_mid_query_is_one_error_on_the_page_and_the_next_q
     from test_app_search import result_titles
 
     from clipret.config import Settings
-    from clipret.query_worker import shared_pool
-    from clipret.search import SearchEngine
+    from clipret.runtime.query_pool import shared_pool
+    from clipret.search.engine import SearchEngine
     from clipret.ui.resources import shared_store
 
     use_data_dir(monkeypatch, index_dir)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from clipret.cli import main
 from clipret.config import Settings
-from clipret.corpus import ClipRecord, read_clips, write_clips
 from clipret.indexing.cache import cache_path, load_features
-from indexer.cli import main
+from clipret.sources.corpus import ClipRecord, read_clips, write_clips
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("ray")
@@ -23,7 +23,7 @@ BAD = "bad-000"
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """4 demo clips (metal, soul; 2 with lyrics) and a truncated mp4."""
-    from clipret.demo import generate_demo_corpus
+    from clipret.sources.demo import generate_demo_corpus
 
     out = tmp_path_factory.mktemp("ray-corpus")
     records = generate_demo_corpus(out, per_genre=2, seconds=3, genres=("metal", "soul"), progress=False)
@@ -56,7 +56,7 @@ def both(corpus, tmp_path_factory):
 
 
 def test_ray_caches_the_same_features_bit_for_bit(both, corpus):
-    from clipret.profiles import get_profile
+    from clipret.features.profiles import get_profile
 
     report, _, local, on_ray, _ = both
     blocks = tuple(b.name for b in get_profile(local.profile).blocks)

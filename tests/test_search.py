@@ -5,7 +5,7 @@ import pytest
 
 from clipret.config import Settings
 from clipret.errors import ClipNotFound, ClipretError
-from clipret.search import SearchEngine, combine_modalities, cosine_to_many, rank
+from clipret.search.engine import SearchEngine, combine_modalities, cosine_to_many, rank
 from clipret.store import ClipPoint, ClipStore
 
 
@@ -99,12 +99,12 @@ def test_unknown_clip_and_unknown_modality_are_clear_errors(engine):
 
 
 def test_a_url_of_a_collection_video_is_looked_up_not_downloaded(engine, monkeypatch):
-    import clipret.download
+    import clipret.sources.youtube
 
     def no_download(*args, **kwargs):
         raise AssertionError("a video already in the collection must not be downloaded")
 
-    monkeypatch.setattr(clipret.download, "download_video", no_download)
+    monkeypatch.setattr(clipret.sources.youtube, "download_video", no_download)
     steps = []
     query = engine.query_from_url("https://youtu.be/dQw4w9WgXcQ?t=42", on_step=steps.append)
     assert (query.clip_id, query.source) == ("c", "collection")
@@ -113,7 +113,7 @@ def test_a_url_of_a_collection_video_is_looked_up_not_downloaded(engine, monkeyp
 
 
 def test_url_failures_are_the_library_errors(engine, monkeypatch):
-    import clipret.download
+    import clipret.sources.youtube
     from clipret.errors import DownloadError, UnsupportedURL
 
     with pytest.raises(UnsupportedURL):
@@ -122,6 +122,6 @@ def test_url_failures_are_the_library_errors(engine, monkeypatch):
     def offline(url, out_dir, **kwargs):
         raise DownloadError(f"{url}: no network: check the connection and try again.")
 
-    monkeypatch.setattr(clipret.download, "download_video", offline)
+    monkeypatch.setattr(clipret.sources.youtube, "download_video", offline)
     with pytest.raises(DownloadError, match="no network"):
         engine.query_from_url("https://www.youtube.com/watch?v=aaaaaaaaaaa")

@@ -2,7 +2,7 @@
 
 from urllib.parse import parse_qs, urlsplit
 
-from clipret.share import BaselinesState, MapState, SearchState, parse_weights, share_link
+from clipret.ui.share import BaselinesState, MapState, SearchState, parse_weights, share_link
 
 
 def test_default_search_state_has_no_params():

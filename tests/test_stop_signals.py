@@ -1,4 +1,4 @@
-"""Stopping the indexer leaves nothing behind: SIGTERM or SIGINT to `python -m indexer extract` ends its
+"""Stopping the indexer leaves nothing behind: SIGTERM or SIGINT to `clipret extract` ends its
 workers (and anything they started) within a few seconds, and a re-run resumes; a worker whose parent
 is SIGKILLed ends itself. Real processes, found by a tag in their environment (/proc, no psutil)."""
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from clipret.config import Settings
-from clipret.corpus import read_clips
+from clipret.sources.corpus import read_clips
 
 ROOT = Path(__file__).resolve().parents[1]
 TAG = "CLIPRET_TEST_PROCESS_TAG"
@@ -48,7 +48,7 @@ def wait_until(condition, timeout: float, what: str) -> float:
 
 
 def start(args: list[str], tag: str, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, TAG: tag, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, TAG: tag}
     for name in ("CLIPRET_PROFILE", "CLIPRET_COLLECTION", "QDRANT_URL", "QDRANT_API_KEY"):
         env.pop(name, None)
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -70,7 +70,7 @@ def corpus(tmp_path_factory):
 
     from _app_index import tiny_index
 
-    from clipret.corpus import write_clips
+    from clipret.sources.corpus import write_clips
 
     settings = Settings(data_dir=tiny_index())
     (folder,) = [p for p in settings.corpora_dir.iterdir() if p.name != "added"]
@@ -86,7 +86,7 @@ def test_a_stopped_extract_leaves_no_process_and_resumes(corpus, tmp_path, sig):
     data = tmp_path / "data"
     cache = data / "features" / "portable"
     tag = uuid.uuid4().hex
-    indexer = start(["-m", "indexer", "--data-dir", str(data), "--quiet", "extract", "--corpus", str(corpus),
+    indexer = start(["-m", "clipret", "--data-dir", str(data), "--quiet", "extract", "--corpus", str(corpus),
                      "--workers", "2"], tag)
     try:  # both workers up, and one clip finished: the pool is in the middle of its work
         wait_until(lambda: len(tagged(tag)) >= 3 and cache.is_dir() and any(cache.glob("*.npz")), 600,
@@ -104,7 +104,7 @@ def test_a_stopped_extract_leaves_no_process_and_resumes(corpus, tmp_path, sig):
     done = {p.stem for p in cache.glob("*.npz") if not p.name.startswith(".")}
     assert 1 <= len(done) < len(read_clips(corpus))
 
-    rerun = start(["-m", "indexer", "--data-dir", str(data), "--quiet", "extract", "--corpus", str(corpus),
+    rerun = start(["-m", "clipret", "--data-dir", str(data), "--quiet", "extract", "--corpus", str(corpus),
                    "--workers", "2"], tag)
     out, err = rerun.communicate(timeout=900)
     assert rerun.returncode == 0, err
@@ -115,7 +115,7 @@ def test_a_stopped_extract_leaves_no_process_and_resumes(corpus, tmp_path, sig):
 
 KILLED_PARENT = """
 import sys, time
-from clipret.workers import Worker
+from clipret.runtime.workers import Worker
 worker = Worker()
 worker.call("os:getpid")
 print(worker.pid, flush=True)

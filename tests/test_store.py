@@ -95,7 +95,7 @@ def test_alias_swap_and_prune(store):
 
 def test_resolve_missing_index(settings):
     with ClipStore(settings) as s:
-        with pytest.raises(IndexNotFound, match="indexer build"):
+        with pytest.raises(IndexNotFound, match="clipret build"):
             s.resolve("clips")
 
 

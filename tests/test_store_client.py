@@ -51,7 +51,7 @@ def open_store(settings):
 def test_resolve_missing_index_through_the_client(settings):
     from clipret.errors import IndexNotFound
 
-    with memory_store(settings) as s, pytest.raises(IndexNotFound, match="indexer build"):
+    with memory_store(settings) as s, pytest.raises(IndexNotFound, match="clipret build"):
         s.resolve("clips")
 
 
@@ -121,7 +121,7 @@ def test_push_to_server_drops_a_half_copied_collection(settings, monkeypatch):
 
 
 def test_cli_push_to_server_needs_a_url(tmp_path, capsys, monkeypatch):
-    from indexer.cli import main
+    from clipret.cli import main
 
     monkeypatch.delenv("QDRANT_URL", raising=False)
     assert main(["--data-dir", str(tmp_path), "push", "--to-server"]) == 1

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from clipret.config import Settings
-from clipret.edge_store import EdgeTuning, edge_root
 from clipret.errors import StoreUnavailable
 from clipret.store import ClipPoint, ClipStore, point_id
+from clipret.store.edge import EdgeTuning, edge_root
 
 
 @pytest.fixture
@@ -158,7 +158,7 @@ def test_a_local_mode_index_that_cannot_be_read_is_refused_with_the_way_to_rebui
     local_mode_index(settings)
     holder = QdrantClient(path=str(settings.qdrant_path))  # an old app still holds the folder
     try:
-        with pytest.raises(StoreUnavailable, match=r"older clipret.*make index.*indexer build --from demo"):
+        with pytest.raises(StoreUnavailable, match=r"older clipret.*make index.*clipret build --from demo"):
             ClipStore(settings)
     finally:
         holder.close()

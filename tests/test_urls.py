@@ -1,9 +1,9 @@
-"""clipret.urls: every YouTube URL form maps to one watch URL; nothing else gets through."""
+"""clipret.sources.urls: every YouTube URL form maps to one watch URL; nothing else gets through."""
 
 import pytest
 
 from clipret.errors import UnsupportedURL
-from clipret.urls import MAX_URL_LENGTH, is_playlist_url, validate_youtube_url, youtube_id
+from clipret.sources.urls import MAX_URL_LENGTH, is_playlist_url, validate_youtube_url, youtube_id
 
 WATCH = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 LIST = "PLx0sYbCqOb8TBPRdmBHs5Iftvv9TPboYG"

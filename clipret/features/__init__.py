@@ -1,36 +1,4 @@
-"""Feature extractors, one registry: audio (librosa, aisfx), video (backbones, dynamics), lyrics (encoders).
+"""Per-clip features: the extractor interface and registry, the extractors, the profiles that pick them.
 
 Importing this package is cheap: librosa, torch and transformers load inside the extractors.
 """
-
-from __future__ import annotations
-
-import functools
-
-from clipret.errors import ClipretError
-from clipret.features.audio import AUDIO_COLUMNS, LibrosaAudio, extract_audio_features
-from clipret.features.base import BaseExtractor, Extractor
-from clipret.features.dynamics import DYNAMICS_COLUMNS, Dynamics
-from clipret.features.learned_audio import AisfxAudio
-from clipret.features.lyrics import BertCLS, MiniLM
-from clipret.features.video import EfficientNetLite0, SlowR50
-
-# name -> class; a new backbone is one class and one entry here.
-EXTRACTORS: dict[str, type[BaseExtractor]] = {
-    cls.name: cls for cls in (LibrosaAudio, AisfxAudio, EfficientNetLite0, SlowR50, Dynamics, MiniLM, BertCLS)
-}
-
-
-@functools.cache
-def get_extractor(name: str, device: str = "cpu") -> Extractor:
-    """The process-wide extractor `name` on `device` (its model loads on first use, once)."""
-    try:
-        cls = EXTRACTORS[name]
-    except KeyError:
-        raise ClipretError(f"Unknown feature extractor {name!r}; known: {', '.join(EXTRACTORS)}.") from None
-    return cls(device=device)
-
-
-__all__ = ["AUDIO_COLUMNS", "DYNAMICS_COLUMNS", "EXTRACTORS", "BaseExtractor", "Extractor",
-           "extract_audio_features", "get_extractor", "LibrosaAudio", "AisfxAudio", "EfficientNetLite0", "SlowR50",
-           "Dynamics", "MiniLM", "BertCLS"]

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from clipret.features.base import BaseExtractor
-from clipret.media import SAMPLE_RATE
+from clipret.media.decode import SAMPLE_RATE
 
 N_FFT = 2048  # librosa's defaults, so every feature function agrees on the frames
 HOP_LENGTH = 512
@@ -251,7 +251,7 @@ def summarise(sequences: dict[str, np.ndarray], bpm: float) -> np.ndarray:
 def extract_audio_features(y: np.ndarray, sr: int = SAMPLE_RATE, max_seconds: float = 300.0,
                            naive: bool = False) -> np.ndarray:
     """(257,) float32 named by AUDIO_COLUMNS, from the first `max_seconds` of mono float `y` at `sr`."""
-    from clipret.jit_cache import ensure_ready
+    from clipret.features.jit_cache import ensure_ready
 
     ensure_ready()  # librosa's numba cache: compiled once under a lock, never by two processes at once
     y = np.ascontiguousarray(np.asarray(y, dtype=np.float32).reshape(-1)[: int(max_seconds * sr)])

@@ -11,7 +11,7 @@ import numpy as np
 class Extractor(Protocol):
     """Turns one clip's modality into a fixed-size float32 vector, or None when it is missing.
 
-    Audio and video extractors take a `clipret.media.DecodedClip`; lyrics extractors take a str.
+    Audio and video extractors take a `clipret.media.decode.DecodedClip`; lyrics extractors take a str.
     """
 
     name: str  # registry key, e.g. "efficientnet_lite0"

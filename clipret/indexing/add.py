@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from clipret.config import Settings
-from clipret.corpus import ClipRecord, read_clips, write_clips
+from clipret.embedding.artifacts import MANIFEST, LoadedIndex
 from clipret.errors import MediaError
 from clipret.files import write_json_atomic
-from clipret.index import MANIFEST, LoadedIndex
-from clipret.indexing.train import record_payload
+from clipret.indexing.payload import record_payload
+from clipret.sources.corpus import ClipRecord, read_clips, write_clips
 from clipret.sources.folder import lyrics_beside, read_lyrics_file, slug
 
 ADDED_CORPUS = "added"  # corpora/added/: the media and records of added clips, a corpus like any other
@@ -65,7 +65,7 @@ def _fetch(source: str, corpus_dir: Path, genre: str, title: str) -> tuple[ClipR
     a local file is read where it is and copied there once it has been embedded."""
     media_dir = corpus_dir / "media"
     if _looks_like_url(source):
-        from clipret.download import download_video
+        from clipret.sources.youtube import download_video
 
         video = download_video(source, media_dir)  # UnsupportedURL / DownloadError with a reason
         record, media = video.record(genre), Path(video.path)

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from clipret.config import Settings
-from clipret.corpus import read_clips
 from clipret.errors import ClipretError
 from clipret.indexing.train import TrainOptions
+from clipret.sources.corpus import read_clips
 
 SOURCES = ("demo", "folder", "playlists", "corpus")
 DEMO_PER_GENRE = 24  # DESIGN.md: the demo index is about 9 genres × 24 clips × 20 s
@@ -47,7 +47,7 @@ def prepare_corpus(settings: Settings, source: str, path: str | Path | None = No
     if source == "demo":
         out = Path(path) if path else settings.corpora_dir / f"demo-{per_genre}x{seconds:g}s-seed{seed}"
         if not _complete(out):
-            from clipret.demo import generate_demo_corpus
+            from clipret.sources.demo import generate_demo_corpus
 
             generate_demo_corpus(out, per_genre=per_genre, seconds=seconds, seed=seed, workers=workers,
                                  progress=progress)

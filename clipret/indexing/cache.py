@@ -38,7 +38,7 @@ def fingerprint(media_path: Path, lyrics: str, profile: str) -> str:
 
 def _profile_key(profile: str) -> str:
     """The profile's name, plus its layout version from 2 on (so version-1 caches keep their keys)."""
-    from clipret.profiles import profile_version
+    from clipret.features.profiles import profile_version
 
     version = profile_version(profile)
     return profile if version <= 1 else f"{profile}@v{version}"

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from clipret.config import Settings
-from clipret.corpus import ClipRecord
 from clipret.errors import ClipretError
 from clipret.indexing.extract import ExtractReport
+from clipret.sources.corpus import ClipRecord
 
 ENGINES = ("local", "ray")
 

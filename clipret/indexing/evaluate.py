@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from clipret.config import Settings
+from clipret.embedding.artifacts import MANIFEST, artifact_dir, read_manifest
 from clipret.errors import IndexNotFound
 from clipret.files import write_json_atomic
-from clipret.index import MANIFEST, artifact_dir, read_manifest
 
 SPACE_ORDER = ("fused", "raw", "pca", "audio", "video", "lyrics", "random")
 
@@ -28,7 +28,7 @@ def serving_spaces(store, collection: str) -> tuple[list[dict[str, Any]], dict[s
 def evaluate_serving(store, settings: Settings, alias: str | None = None,
                      exclude_same_artist: bool = False) -> dict[str, Any]:
     """DESIGN.md's protocol over what the alias serves; the result is also stored in its manifest."""
-    from clipret.evaluation import evaluate_spaces
+    from clipret.search.metrics import evaluate_spaces
 
     collection = store.resolve(alias or settings.collection)
     payloads, spaces = serving_spaces(store, collection)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from clipret.config import Settings
-from clipret.corpus import ClipRecord
 from clipret.errors import ClipretError, ModelUnavailable
 from clipret.indexing.cache import cache_path, cached_key, fingerprint, save_features
+from clipret.sources.corpus import ClipRecord
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def plan_extraction(records: Sequence[ClipRecord], corpus_dir: str | Path, setti
                     timeout_s: float | None = None) -> tuple[ExtractReport, list[ClipTask]]:
     """What an extract run (either engine) must do: a report already holding the cached and missing
     clips, and the tasks for the rest (a `shard` (i, n) takes records[i::n])."""
-    from clipret.profiles import get_profile
+    from clipret.features.profiles import get_profile
 
     prof = get_profile(profile or settings.profile)
     if shard is not None:
@@ -156,7 +156,7 @@ def _run(tasks: list[ClipTask], workers: int, progress: bool, profile: str, note
 
 
 def _in_process(tasks: list[ClipTask], say):
-    from clipret import jit_cache
+    from clipret.features import jit_cache
 
     if tasks:
         jit_cache.ensure_ready(log=say)
@@ -165,9 +165,9 @@ def _in_process(tasks: list[ClipTask], say):
 
 
 def _in_pool(tasks: list[ClipTask], workers: int, say):
-    """Run in `workers` warm worker processes (clipret.workers), one clip each at a time; a worker that
+    """Run in `workers` warm worker processes (clipret.runtime.workers), one clip each at a time; a worker that
     dies is replaced and its clip retried (see _PoolRun). The workers are gone when this generator is."""
-    from clipret import jit_cache
+    from clipret.features import jit_cache
 
     jit_cache.ensure_ready(log=say)  # compiled once, here, before any worker could race to do it
     run = _PoolRun(tasks, workers, say)
@@ -187,7 +187,7 @@ class _PoolRun:
     """
 
     def __init__(self, tasks: list[ClipTask], workers: int, say):
-        from clipret.workers import WorkerOptions
+        from clipret.runtime.workers import WorkerOptions
 
         self.say = say
         self.todo = deque((task, ()) for task in tasks)  # (task, kinds of the deaths it caused so far)
@@ -202,7 +202,7 @@ class _PoolRun:
         self.memory_mb = _memory_mb(tasks)
         self.options = WorkerOptions(threads=threads, memory_mb=self.memory_mb,
                                      phase_timeouts={"decode": timeout, "*": EXTRACT_TIMEOUT_S},
-                                     warm=("clipret.indexing.extract:warm_worker",
+                                     warm=("clipret.features.warm:warm_worker",
                                            (tasks[0].profile,) if tasks else ()))
         self.threads = [threading.Thread(target=self._drive, daemon=True, name=f"extract-worker-{i}")
                         for i in range(min(workers, len(tasks)))]
@@ -232,7 +232,7 @@ class _PoolRun:
             return None if self.stopping or not self.todo else self.todo.popleft()
 
     def _new_worker(self):
-        from clipret.workers import Worker
+        from clipret.runtime.workers import Worker
 
         with self.lock:
             if self.stopping:
@@ -242,7 +242,7 @@ class _PoolRun:
             return worker
 
     def _drive(self) -> None:
-        from clipret.workers import WorkerFailed
+        from clipret.runtime.workers import WorkerFailed
 
         worker = None
         try:
@@ -264,7 +264,7 @@ class _PoolRun:
                 worker.stop()
 
     def _after_death(self, task: ClipTask, deaths: tuple[str, ...], exc) -> None:
-        from clipret.workers import decode_failure_message
+        from clipret.runtime.workers import decode_failure_message
 
         if exc.kind in ("timeout", "memory"):
             self.results.put(ClipOutcome(task.clip_id, False, _limit_reason(task, exc, self.memory_mb)))
@@ -290,7 +290,7 @@ class _PoolRun:
 
     def _rebuild_cache(self, reason: str) -> None:
         """Rebuild librosa's numba cache once per run; other threads wait here until it is done."""
-        from clipret import jit_cache
+        from clipret.features import jit_cache
 
         with self.rebuild_lock:
             if self.rebuilt:
@@ -305,13 +305,13 @@ EXTRACT_TIMEOUT_S = 600.0  # limit of one clip's feature step in a pool worker (
 
 def _memory_mb(tasks: list[ClipTask]) -> int:
     """What a clip may add to a warm worker's memory: the profile's decoding cap."""
-    from clipret.profiles import get_profile
+    from clipret.features.profiles import get_profile
 
     return get_profile(tasks[0].profile).decode_options.memory_mb if tasks else 4096
 
 
 def _limit_reason(task: ClipTask, exc, memory_mb: int) -> str:
-    from clipret.workers import decode_failure_message
+    from clipret.runtime.workers import decode_failure_message
 
     if exc.phase == "decode":
         return decode_failure_message(task.media_path, exc.kind, task.timeout_s, memory_mb)
@@ -322,26 +322,15 @@ def _limit_reason(task: ClipTask, exc, memory_mb: int) -> str:
     return f"feature extraction needed more than {memory_mb} MB of memory and was stopped"
 
 
-def warm_worker(profile: str | None = None) -> None:
-    """A pool worker's start: load librosa's compiled code (complete, compiled by the parent), then the
-    profile's models, so that a worker's first clip costs what the others do."""
-    from clipret import jit_cache
-    from clipret.profiles import warm_up
-
-    jit_cache.load_in_process()
-    if profile is not None:
-        warm_up(profile)
-
-
 def extract_one(task: ClipTask) -> ClipOutcome:
     """Decode one clip, extract its blocks and cache them; any failure becomes a reason, not a crash.
 
     In a worker process (already an isolated child) the clip is decoded right here, with the phases
-    reported to the parent; elsewhere decoding runs in a fresh child process (clipret.media.decode).
+    reported to the parent; elsewhere decoding runs in a fresh child process (clipret.media.decode.decode).
     """
-    from clipret.media import decode
-    from clipret.profiles import extract_clip, get_profile
-    from clipret.workers import decode_here, in_worker, phase
+    from clipret.features.profiles import extract_clip, get_profile
+    from clipret.media.decode import decode
+    from clipret.runtime.workers import decode_here, in_worker, phase
 
     start = time.monotonic()
     try:

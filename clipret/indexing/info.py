@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from clipret.config import Settings
-from clipret.index import MANIFEST, artifact_dir, read_manifest
+from clipret.embedding.artifacts import MANIFEST, artifact_dir, read_manifest
 
 
 def index_info(store, settings: Settings, alias: str | None = None) -> dict[str, Any]:

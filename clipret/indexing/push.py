@@ -9,8 +9,8 @@ import shutil
 import numpy as np
 
 from clipret.config import Settings
+from clipret.embedding.artifacts import MANIFEST, artifact_dir, read_manifest
 from clipret.errors import ClipretError, IndexNotFound
-from clipret.index import MANIFEST, artifact_dir, read_manifest
 
 KEEP_COLLECTIONS = 2  # the serving collection and the one before it (to roll back by hand)
 
@@ -21,7 +21,7 @@ def latest_trained(settings: Settings, alias: str) -> str:
     found = root.glob(f"{alias}_*") if root.is_dir() else []
     names = sorted(p.name for p in found if (p / MANIFEST).is_file())
     if not names:
-        raise IndexNotFound(f"No trained index for '{alias}' in {root}: run `python -m indexer train` first.")
+        raise IndexNotFound(f"No trained index for '{alias}' in {root}: run `clipret train` first.")
     return names[-1]
 
 
@@ -85,7 +85,7 @@ def push_to_server(source, target, alias: str, progress: bool = True) -> tuple[s
             return collection, expected
         if target.serving_collection(alias) == collection:
             raise ClipretError(f"'{alias}' on the server serves {collection}, which differs from the embedded "
-                               "one: rebuild with a new name (python -m indexer build) before copying it.")
+                               "one: rebuild with a new name (clipret build) before copying it.")
         target.delete_collection(collection)
     target.create_collection(collection, source.vector_sizes(collection))
     try:

@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from clipret.config import Settings
-from clipret.corpus import ClipRecord
 from clipret.errors import ClipretError
 from clipret.indexing.cache import save_features
 from clipret.indexing.extract import ClipOutcome, ClipTask, ExtractReport, plan_extraction
+from clipret.sources.corpus import ClipRecord
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 ACTORS_PER_GPU = 2
@@ -230,22 +230,20 @@ def _local_gpus() -> int:
 
 def _local_worker_env(options: RayOptions, workers: int) -> dict[str, str]:
     """A local Ray's worker environment, set once for all its workers (a per-stage environment would
-    keep Ray from reusing its warm workers): this clipret importable, from a source checkout too, and
-    a local pool worker's thread variables (Ray would set OMP_NUM_THREADS=1) and its malloc settings."""
-    from clipret.workers import MALLOC_ENV
+    keep Ray from reusing its warm workers): a local pool worker's thread variables (Ray would set
+    OMP_NUM_THREADS=1) and its malloc settings. clipret reaches Ray's workers as the installed package."""
+    from clipret.runtime.workers import MALLOC_ENV
 
-    root = str(Path(__file__).resolve().parents[2])
     threads = str(worker_threads(options, workers))
-    return {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
-            **{name: threads for name in THREAD_VARIABLES},
+    return {**{name: threads for name in THREAD_VARIABLES},
             **{name: os.environ.get(name, value) for name, value in MALLOC_ENV.items()}}
 
 
 def _compile_librosa_cache() -> None:
-    """librosa's numba cache compiled here, once, under its lock (clipret.jit_cache), before any task
+    """librosa's numba cache compiled here, once, under its lock (clipret.features.jit_cache), before any task
     of a local Ray loads it; on a cluster each node's first task does the same under that node's lock."""
     try:
-        from clipret import jit_cache
+        from clipret.features import jit_cache
     except ImportError:  # a clipret without its own numba cache
         return
     jit_cache.ensure_ready(log=print)

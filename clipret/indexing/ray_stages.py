@@ -21,7 +21,7 @@ from dataclasses import fields, replace
 import numpy as np
 
 from clipret.errors import ClipretError, ModelUnavailable
-from clipret.profiles import layout
+from clipret.features.profiles import layout
 
 # Extractors without weights, run in the CPU tasks; every other extractor of a layout runs in the actors.
 CPU_EXTRACTORS = frozenset({"librosa_257", "dynamics"})
@@ -48,9 +48,9 @@ def cpu_stage(row: dict) -> tuple[dict, dict | None]:
     Blocks run in layout order and stop at the first error, as extract_one's would; an error is kept
     with its block's position, since a neural block before it may fail first (and then wins).
     """
-    from clipret.features import get_extractor
-    from clipret.profiles import get_profile
-    from clipret.workers import decode_here
+    from clipret.features.profiles import get_profile
+    from clipret.features.registry import get_extractor
+    from clipret.runtime.workers import decode_here
 
     start = time.monotonic()
     out = {"clip_id": row["clip_id"], "cache_path": row["cache_path"], "key": row["key"],
@@ -107,7 +107,7 @@ def _load_librosa_cache() -> None:
     if _librosa_cache_loaded:
         return
     try:
-        from clipret import jit_cache
+        from clipret.features import jit_cache
     except ImportError:  # a clipret without its own numba cache
         jit_cache = None
     if jit_cache is not None:
@@ -118,7 +118,7 @@ def _load_librosa_cache() -> None:
 def for_networks(decoded, profile: str):
     """The decoded clip without what no network reads: the thumbs (only dynamics reads them), and the
     audio or frames when no network of the profile takes that modality (4-minute audio is ~20 MB)."""
-    from clipret.features import EXTRACTORS
+    from clipret.features.registry import EXTRACTORS
 
     modalities = {EXTRACTORS[name].modality for _, name in layout(profile) if name not in CPU_EXTRACTORS}
     return replace(decoded, thumbs=None, thumb_times=None,
@@ -163,7 +163,7 @@ class NeuralBlocks:
 
     def _neural_blocks(self, row: dict, done: dict) -> dict[str, np.ndarray | None]:
         """Every block in layout order (the CPU ones already done); raises what extract_one would raise."""
-        from clipret.features import get_extractor
+        from clipret.features.registry import get_extractor
 
         failed_at, reason = done["error"] or (None, "")
         features: dict[str, np.ndarray | None] = {}

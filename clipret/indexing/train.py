@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 
 from clipret.config import Settings
-from clipret.corpus import ClipRecord
+from clipret.embedding.artifacts import MANIFEST, artifact_dir
 from clipret.errors import ClipretError
 from clipret.files import write_json_atomic
-from clipret.index import MANIFEST, artifact_dir
 from clipret.indexing.cache import cache_path, cached_key, fingerprint, load_features
+from clipret.indexing.payload import record_payload
+from clipret.sources.corpus import ClipRecord
 
 PAPER_EPOCHS = 600  # Table 1 of the paper (821 clips: about 26 batches an epoch)
 DEFAULT_EPOCHS = PAPER_EPOCHS  # `train` and `build` of real corpora
@@ -72,7 +73,7 @@ class TrainOptions:
             object.__setattr__(self, "modality_dropout",
                                0.0 if self.encoder == "paper" else DEFAULT_MODALITY_DROPOUT)
         if self.weighting is None:
-            from clipret.fusion import DEFAULT_WEIGHTING
+            from clipret.embedding.fusion import DEFAULT_WEIGHTING
 
             object.__setattr__(self, "weighting", "none" if self.encoder == "paper" else DEFAULT_WEIGHTING)
 
@@ -129,14 +130,14 @@ def train_index(settings: Settings, records: Sequence[ClipRecord], corpus_dir: s
                 profile: str | None = None, alias: str | None = None,
                 options: TrainOptions = TrainOptions(), progress: bool = True) -> TrainedIndex:
     """Fit everything on the cached features of `records` and write the artifacts of a new collection."""
-    from clipret.profiles import get_profile
+    from clipret.features.profiles import get_profile
 
     prof = get_profile(profile or settings.profile)
     alias = alias or settings.collection
     data = load_training_set(records, corpus_dir, settings, prof)
     if len(data.records) < MIN_CLIPS:
         raise ClipretError(f"Only {len(data.records)} clips have features (need {MIN_CLIPS}+): run "
-                           f"`python -m indexer extract` first. Skipped: {_first(data.skipped)}")
+                           f"`clipret extract` first. Skipped: {_first(data.skipped)}")
     timings: dict[str, float] = {}
     models, spaces = _fit_models(data, prof, options, timings, progress)
     analysis = _analyse(spaces, options, timings)
@@ -158,9 +159,9 @@ def encoder_settings(options: TrainOptions, n_clips: int) -> dict[str, Any]:
 
 
 def _fit_models(data: TrainingSet, prof, options: TrainOptions, timings: dict, progress: bool):
-    from clipret.autoencoder import Autoencoder
-    from clipret.fusion import FeatureFusion
-    from clipret.indexing.pca import PCAProjection
+    from clipret.embedding.autoencoder import Autoencoder
+    from clipret.embedding.fusion import FeatureFusion
+    from clipret.embedding.pca import PCAProjection
 
     start = time.monotonic()
     fusion = FeatureFusion(prof.blocks, weighting=options.weighting).fit(data.features)
@@ -177,7 +178,7 @@ def _fit_models(data: TrainingSet, prof, options: TrainOptions, timings: dict, p
 
 def _analyse(spaces: dict[str, np.ndarray], options: TrainOptions, timings: dict) -> dict[str, Any]:
     """KMeans (elbow) and the 2-D maps of the fused space; PCA maps of the raw and pca spaces."""
-    from clipret.analysis import elbow_kmeans, maps_2d
+    from clipret.embedding.analysis import elbow_kmeans, maps_2d
 
     n = len(spaces["fused"])
     k_range = range(2, max(3, min(options.max_k + 1, n)))
@@ -192,8 +193,8 @@ def _analyse(spaces: dict[str, np.ndarray], options: TrainOptions, timings: dict
 
 
 def _evaluate(spaces: dict[str, np.ndarray], records: Sequence[ClipRecord]) -> dict[str, Any]:
-    from clipret.evaluation import evaluate_spaces
     from clipret.indexing.evaluate import ordered
+    from clipret.search.metrics import evaluate_spaces
 
     result = evaluate_spaces(spaces, [r.genre for r in records], per_genre=True)
     result["spaces"] = ordered(result["spaces"])
@@ -211,17 +212,6 @@ def clip_payloads(data: TrainingSet, corpus_dir: Path, analysis: dict[str, Any],
         payload.update({key: [float(x) for x in xy[i]] for key, xy in analysis["maps"].items()})
         payloads.append(payload)
     return payloads
-
-
-def record_payload(record: ClipRecord, corpus_dir: Path, profile: str, duration_s: float,
-                   settings: Settings) -> dict[str, Any]:
-    """The payload fields that come from the clip record (no cluster or map coordinates)."""
-    return {"clip_id": record.clip_id, "title": record.title, "genre": record.genre, "artist": record.artist,
-            "source_url": record.source_url, "youtube_id": record.youtube_id,
-            "thumbnail_url": record.thumbnail_url,
-            "media_path": settings.stored_media_path(record.media_path(corpus_dir)),
-            "duration_s": float(record.duration_s or duration_s), "has_lyrics": record.has_lyrics,
-            "profile": profile}
 
 
 def _manifest(name, alias, prof, data, options, models, analysis, evaluation, timings, corpus_dir) -> dict:

@@ -7,8 +7,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clipret.corpus import ClipRecord, write_clips
 from clipret.errors import CorpusError
+from clipret.sources.corpus import ClipRecord, write_clips
 
 MEDIA_SUFFIXES = frozenset({".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".flv",
                             ".wmv", ".mp3", ".m4a", ".wav", ".flac", ".ogg", ".opus"})
@@ -23,7 +23,7 @@ class FolderCorpus:
 
 def read_lyrics_file(path: str | Path) -> str:
     """Lyrics from a .txt (as written) or a .lrc / .srt / .vtt (timings and tags removed)."""
-    from clipret.lyrics_text import lyrics_from_subtitles
+    from clipret.sources.subtitles import lyrics_from_subtitles
 
     path = Path(path)
     text = path.read_text(encoding="utf-8", errors="replace")

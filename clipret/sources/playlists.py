@@ -9,10 +9,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from clipret.corpus import ClipRecord, clips_file, read_clips, write_clips
-from clipret.download import download_video, expand_playlist
 from clipret.errors import CorpusError, DownloadError, UnsupportedURL
-from clipret.urls import youtube_id
+from clipret.sources.corpus import ClipRecord, clips_file, read_clips, write_clips
+from clipret.sources.urls import youtube_id
+from clipret.sources.youtube import download_video, expand_playlist
 
 
 @dataclass

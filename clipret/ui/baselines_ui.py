@@ -7,9 +7,9 @@ from typing import Any
 
 import streamlit as st
 
-from clipret.search import SearchResult
-from clipret.share import K_MAX, K_MIN, BaselinesState
+from clipret.search.engine import SearchResult
 from clipret.ui import views
+from clipret.ui.share import K_MAX, K_MIN, BaselinesState
 
 PREFIX = "baselines"
 RESULT_COLUMNS = {"rank": st.column_config.NumberColumn("#", width="small"),

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from clipret.search import SearchResult
+from clipret.search.engine import SearchResult
 from clipret.ui.resources import settings
 
 COLUMNS = 3

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from clipret.share import COLOURS, MapState
+from clipret.ui.share import COLOURS, MapState
 from clipret.ui.views import MAP_LABELS
 
 PREFIX = "map"

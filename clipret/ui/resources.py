@@ -13,9 +13,9 @@ import streamlit as st
 
 from clipret.config import Settings
 from clipret.errors import ClipretError, IndexNotFound, StoreUnavailable
-from clipret.search import SearchEngine
+from clipret.search.engine import SearchEngine
 
-BUILD_COMMAND = "python -m indexer build --from demo"
+BUILD_COMMAND = "clipret build --from demo"
 APP_LOCK_TIMEOUT_S = 5.0  # a page waits this long for an embedded store another process holds
 
 
@@ -53,8 +53,8 @@ def _engine(settings: Settings, collection: str) -> SearchEngine:
 def _prestart_query_worker(engine: SearchEngine) -> None:
     """Warm a query worker (a separate process: uploads and downloads are extracted there, never in
     this server) while the index opens, so the first query by a file finds its models loaded."""
-    from clipret.profiles import get_profile
-    from clipret.query_worker import shared_pool
+    from clipret.features.profiles import get_profile
+    from clipret.runtime.query_pool import shared_pool
 
     try:
         profile = get_profile(engine.manifest["profile"])
@@ -83,7 +83,7 @@ def no_index_message(s: Settings) -> None:
     st.info(f"There is no index to show yet (data folder: `{s.data_dir}`). Build the demo index — "
             "synthetic clips of the nine genres, a few minutes on a CPU — then reload this page:")
     st.code(BUILD_COMMAND, language="bash")
-    st.caption("`make run` does the same before starting the app; `python -m indexer --help` lists "
+    st.caption("`make run` does the same before starting the app; `clipret --help` lists "
                "the other sources (a folder of videos, YouTube playlists).")
     # Where no shell is at hand (Streamlit Community Cloud runs no entrypoint), build it from here.
     if st.button("Build the demo index now", key="build_demo", type="primary"):
@@ -96,11 +96,11 @@ def _build_lock() -> threading.Lock:
 
 
 def demo_build_command(s: Settings) -> list[str]:
-    return [sys.executable, "-m", "indexer", "--data-dir", str(s.data_dir), "--quiet", "ensure-demo"]
+    return [sys.executable, "-m", "clipret", "--data-dir", str(s.data_dir), "--quiet", "ensure-demo"]
 
 
 def build_demo_index(s: Settings) -> None:
-    """Run `python -m indexer ensure-demo` (a child process, so a crash cannot take the app down),
+    """Run `clipret ensure-demo` (a child process, so a crash cannot take the app down),
     showing its output; rerun the page when it is done."""
     lock = _build_lock()
     if not lock.acquire(blocking=False):

@@ -18,8 +18,9 @@ from clipret.errors import (
     ModelUnavailable,
     UnsupportedURL,
 )
-from clipret.search import QueryClip, SearchEngine
-from clipret.share import K_MAX, K_MIN, SPACES, SearchState
+from clipret.search.engine import QueryClip, SearchEngine
+from clipret.search.spaces import SPACES
+from clipret.ui.share import K_MAX, K_MIN, SearchState
 
 PREFIX = "search"
 SOURCES = ("Collection clip", "YouTube URL", "Upload a file")

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from clipret.share import base_from_page_url, share_link
+from clipret.ui.share import base_from_page_url, share_link
 
 State = TypeVar("State")
 

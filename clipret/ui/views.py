@@ -7,8 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from clipret.search import SearchResult
-from clipret.share import MAPS, MODALITIES, SPACES
+from clipret.search.engine import SearchResult
+from clipret.search.spaces import MODALITIES, SPACES
+from clipret.ui.share import MAPS
 
 MAP_LABELS = {
     "umap": "UMAP of the fused space",

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clipret.corpus import ClipRecord
 from clipret.errors import DownloadError
-from clipret.lyrics_text import lyrics_from_subtitles
-from clipret.urls import is_playlist_url, validate_youtube_url, youtube_id
+from clipret.sources.corpus import ClipRecord
+from clipret.sources.subtitles import lyrics_from_subtitles
+from clipret.sources.urls import is_playlist_url, validate_youtube_url, youtube_id
 
 __all__ = [
     "DownloadedVideo", "VideoFilter", "download_video", "expand_playlist", "lyrics_from_subtitles",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clipret.errors import ClipretError
-from clipret.media import SAMPLE_RATE, DecodedClip, DecodeOptions
+from clipret.media.decode import DecodedClip, DecodeOptions
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def layout(name: str) -> tuple[tuple[str, str], ...]:
 
 def get_profile(name: str) -> Profile:
     """The profile `name`; ClipretError naming the known ones otherwise."""
-    from clipret.features import EXTRACTORS
+    from clipret.features.registry import EXTRACTORS
 
     if name not in _LAYOUTS:
         raise ClipretError(f"Unknown profile {name!r}; choose one of: {', '.join(_LAYOUTS)}.")
@@ -97,7 +97,7 @@ def extract_clip(decoded: DecodedClip | None, lyrics: str, profile: Profile | st
 def extract_clips(items: list[tuple[DecodedClip, str]], profile: Profile | str, device: str = "cpu",
                   modalities: tuple[str, ...] | None = None) -> list[dict[str, np.ndarray | None]]:
     """extract_clip for many clips, each neural extractor running batched forward passes over all of them."""
-    from clipret.features import EXTRACTORS, get_extractor
+    from clipret.features.registry import EXTRACTORS, get_extractor
 
     profile = get_profile(profile) if isinstance(profile, str) else profile
     results: list[dict[str, np.ndarray | None]] = [{} for _ in items]
@@ -110,19 +110,3 @@ def extract_clips(items: list[tuple[DecodedClip, str]], profile: Profile | str, 
         for result, vector in zip(results, extractor.extract_batch(inputs), strict=True):
             result[block] = vector
     return results
-
-
-def warm_up(profile: Profile | str) -> None:
-    """Load every model of `profile` now (one tiny clip through it), so that no clip pays for it later."""
-    extract_clip(tiny_clip(), "warming up", profile)
-
-
-def tiny_clip():
-    """A 2 s synthetic DecodedClip (a tone, 16 noisy frames): enough to load and run every extractor."""
-    rng = np.random.default_rng(0)
-    t = np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE
-    frames = rng.integers(0, 255, (16, 64, 64, 3), dtype=np.uint8)
-    times = np.linspace(0, 2, 16, endpoint=False)
-    return DecodedClip(path="warm-up", duration_s=2.0, audio=(0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32),
-                       sample_rate=SAMPLE_RATE, fps=8.0, frames=frames, frame_times=times,
-                       thumbs=frames[:, ::4, ::4], thumb_times=times, options=DecodeOptions())

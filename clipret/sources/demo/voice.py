@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clipret.demo.synth import SR, Timbre, highpass, place, render_voice, wavetable
+from clipret.sources.demo.synth import SR, Timbre, highpass, place, render_voice, wavetable
 
 VOWELS = {"a": (800, 1150, 2900), "e": (400, 1700, 2600), "i": (300, 2200, 3000), "o": (450, 800, 2830),
           "u": (325, 700, 2530)}  # first three formants, Hz

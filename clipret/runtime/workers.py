@@ -1,6 +1,6 @@
 """Long-lived worker processes that extract features: warm models, a crash or a hang costs one task.
 
-The parent starts `python -m clipret.workers` (a fresh interpreter in its own process group, so no
+The parent starts `python -m clipret.runtime.workers` (a fresh interpreter in its own process group, so no
 caller's __main__ is re-imported and no multiprocessing resource tracker is involved), and sends it
 one task at a time over a pipe: ``"module:function"`` and its arguments. The worker reports the phase
 it is in ("decode", "extract", …), so that a death by a signal, a hang past the phase's limit or a
@@ -23,7 +23,6 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from clipret.errors import ClipretError
@@ -61,7 +60,7 @@ class Worker:
         self.options = options or WorkerOptions()
         self.phase = "start"
         self.baseline_kb = 0
-        self.process = subprocess.Popen([sys.executable, "-m", "clipret.workers"], stdin=subprocess.PIPE,
+        self.process = subprocess.Popen([sys.executable, "-m", "clipret.runtime.workers"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, env=_worker_env(self.options),
                                         start_new_session=True, close_fds=True)
         _live.add(self)
@@ -181,7 +180,7 @@ def _stop_all() -> None:
 
 
 def decode_failure_message(path, kind: str, timeout_s: float, memory_mb: int) -> str:
-    """The sentence clipret.media.decode gives when its decoding child fails the same way."""
+    """The sentence clipret.media.decode.decode gives when its decoding child fails the same way."""
     if kind == "timeout":
         return f"{path}: decoding took longer than {timeout_s:g} s and was stopped."
     if kind == "memory":
@@ -240,8 +239,6 @@ _RELEASE_ENV = "CLIPRET_WORKER_RELEASE_MEMORY"
 def _worker_env(options: WorkerOptions) -> dict[str, str]:
     threads = options.threads
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)  # the worker imports this very clipret
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     if threads > 0:  # before numpy/torch load in the worker: N workers share the cores
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
             env[name] = str(threads)
@@ -268,20 +265,20 @@ def phase(name: str) -> None:
 
 
 def decode_here(path: str | os.PathLike, options):
-    """clipret.media.decode's checks and messages, decoding in this process: for a worker, which is
+    """clipret.media.decode.decode's checks and messages, decoding in this process: for a worker, which is
     already an isolated child whose crash, hang or memory blow-up its parent turns into a message."""
-    from clipret import _decode_worker
     from clipret.errors import MediaError
-    from clipret.media import check_media_file
+    from clipret.media import child
+    from clipret.media.decode import check_media_file
 
     path = check_media_file(path)
     try:  # an absolute path, so that FFmpeg never reads "Live: at Wembley.mp4" as a protocol
-        return _decode_worker.decode_in_process(os.path.abspath(path), options)
+        return child.decode_in_process(os.path.abspath(path), options)
     except MemoryError:
         raise MediaError(f"{path}: decoding needed more than {options.memory_mb} MB of memory and was "
                          "stopped.") from None
     except Exception as exc:  # noqa: BLE001 - as the decoding child: every failure is a message
-        raise MediaError(f"{path}: {_decode_worker._explain(exc)}") from None
+        raise MediaError(f"{path}: {child._explain(exc)}") from None
 
 
 _write_lock = threading.Lock()  # a task may report its phase from several threads
@@ -355,7 +352,7 @@ def _release_free_memory() -> None:
 
 
 if __name__ == "__main__":
-    # Run as clipret.workers, not __main__: the tasks' `phase()` and `in_worker()` read that module's state.
-    from clipret.workers import _main as worker_main
+    # Run as clipret.runtime.workers, not __main__: the tasks' `phase()` and `in_worker()` read that module's state.
+    from clipret.runtime.workers import _main as worker_main
 
     worker_main()

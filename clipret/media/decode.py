@@ -97,10 +97,10 @@ def check_media_file(path: str | os.PathLike) -> Path:
 def _run_in_child(path: str, absolute: str, options: DecodeOptions) -> DecodedClip:
     # A fresh interpreter (not fork: the caller may hold torch threads; not spawn/forkserver:
     # they re-import the caller's __main__, e.g. a Streamlit script).
-    command = [sys.executable, "-m", "clipret._decode_worker"]
+    command = [sys.executable, "-m", "clipret.media.child"]
     try:
         done = subprocess.run(command, input=pickle.dumps((absolute, options)), capture_output=True,
-                              timeout=options.timeout_s, env=_child_env())
+                              timeout=options.timeout_s)
     except subprocess.TimeoutExpired:
         raise MediaError(f"{path}: decoding took longer than {options.timeout_s:g} s and was stopped.") from None
     if done.returncode != 0 or not done.stdout:
@@ -110,14 +110,6 @@ def _run_in_child(path: str, absolute: str, options: DecodeOptions) -> DecodedCl
     if status == "ok":
         return payload
     raise MediaError(f"{path}: {payload}")
-
-
-def _child_env() -> dict[str, str]:
-    # The child must import this very clipret, wherever the caller found it.
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    return env
 
 
 def _describe_exit(exitcode: int | None) -> str:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clipret.demo.genres import GenreStyle
-from clipret.demo.synth import SR, TIMBRES, drum_kit, lowpass, place, render_voice
-from clipret.demo.voice import vocal_line
+from clipret.sources.demo.genres import GenreStyle
+from clipret.sources.demo.synth import SR, TIMBRES, drum_kit, lowpass, place, render_voice
+from clipret.sources.demo.voice import vocal_line
 
 VELOCITY = {"x": 1.0, "o": 0.65, "g": 0.3}
 GROOVES: dict[str, dict] = {  # one or two bars of 16th steps per drum; swing: which offbeats move (8/16)

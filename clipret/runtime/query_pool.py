@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clipret.errors import ClipretError, ExtractionFailed, MediaError
-from clipret.workers import Worker, WorkerFailed, WorkerOptions, decode_failure_message, decode_here, phase
+from clipret.runtime.workers import Worker, WorkerFailed, WorkerOptions, decode_failure_message, decode_here, phase
 
 WORKERS_ENV = "CLIPRET_QUERY_WORKERS"  # how many queries may be extracted at once (default 2)
 
@@ -62,13 +62,13 @@ class QueryPool:
         try:
             if helper is None:
                 try:
-                    return self._run(worker, "clipret.query_worker:extract_here", *args)
+                    return self._run(worker, f"{__name__}:extract_here", *args)
                 finally:  # the next query finds a second worker for its other half
                     self._grow(profile, decode_options)
             # each worker also embeds the lyrics (milliseconds), so that either half alone carries them
             with ThreadPoolExecutor(1, thread_name_prefix="query-audio-half") as pool:
-                audio = pool.submit(self._run, helper, "clipret.query_worker:extract_half", *args, "audio")
-                video = half_outcome(lambda: self._run(worker, "clipret.query_worker:extract_half", *args, "video"))
+                audio = pool.submit(self._run, helper, f"{__name__}:extract_half", *args, "audio")
+                video = half_outcome(lambda: self._run(worker, f"{__name__}:extract_half", *args, "video"))
                 audio = half_outcome(audio.result)
             return combine_halves(path, profile, video, audio)
         except _Crashed as crash:  # a worker died, hung or blew up: the whole query fails with its sentence
@@ -133,7 +133,7 @@ class QueryPool:
     def _start(self, profile: str, decode_options) -> Worker:
         timeouts = {"decode": getattr(decode_options, "timeout_s", 120.0), "*": self.options.extract_timeout_s}
         return Worker(WorkerOptions(threads=self.options.threads, memory_mb=self.options.memory_mb,
-                                    phase_timeouts=timeouts, warm=("clipret.query_worker:warm", (profile,)),
+                                    phase_timeouts=timeouts, warm=(f"{__name__}:warm", (profile,)),
                                     release_memory=True))  # idle between queries: give memory back
 
     def _acquire(self, profile: str, decode_options) -> Worker:
@@ -211,7 +211,7 @@ class QueryPool:
         if exc.kind.startswith("SIG"):
             self._signal_deaths[exc.kind] = self._signal_deaths.get(exc.kind, 0) + 1
             if self._signal_deaths[exc.kind] >= 2:  # twice the same way: do not trust the compiled code
-                from clipret import jit_cache
+                from clipret.features import jit_cache
 
                 jit_cache.rebuild(f"query workers died twice by {exc.kind}")
                 self._signal_deaths.clear()
@@ -255,11 +255,9 @@ _warm_profiles: set[str] = set()  # profiles whose models this process has loade
 
 def warm(profile: str) -> None:
     """A worker's start: load the numba cache, then every model of `profile`."""
-    from clipret import jit_cache
-    from clipret.profiles import warm_up
+    from clipret.features.warm import warm_worker
 
-    jit_cache.load_in_process()
-    warm_up(profile)
+    warm_worker(profile)
     _warm_profiles.add(profile)
 
 
@@ -270,7 +268,7 @@ def extract_half(path: str, lyrics: str | None, profile: str, decode_options, st
     `decoding` tracks the phase when another half decodes in this worker at the same time."""
     from dataclasses import replace
 
-    from clipret.profiles import extract_clip
+    from clipret.features.profiles import extract_clip
 
     decoding = decoding or _Decoding(halves=1)
     try:
@@ -287,7 +285,7 @@ def extract_here(path: str, lyrics: str, profile: str, decode_options) -> tuple[
     thread while this one does the video half, so the query still uses both cores."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from clipret.profiles import extract_clip
+    from clipret.features.profiles import extract_clip
 
     if profile not in _warm_profiles:  # models loaded before two threads need them at once
         warm(profile)
@@ -312,7 +310,7 @@ def combine_halves(path, profile: str, video, audio) -> tuple[dict, float]:
     """A query's features from its two halves (each a half_outcome), in the profile's block order, and
     its duration. A stream that does not decode is left out, as a single decode keeps what decodes;
     when neither stream is there, the video's error is raised (the audio's for a file without video)."""
-    from clipret.profiles import layout
+    from clipret.features.profiles import layout
 
     halves = [half for half in (video, audio) if not isinstance(half, Exception) and half[2]]
     if not halves:

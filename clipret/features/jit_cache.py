@@ -29,10 +29,6 @@ from clipret.errors import ClipretError
 MARKER = "clipret-complete.json"  # written last: the folder holds a complete, consistent cache
 LOCK = ".lock"  # flock'd: exclusive to compile or remove, shared while a process loads the cache
 COMPILE_TIMEOUT_S = 900.0  # a cold compile takes ~20-60 s on 2 busy cores
-# librosa modules whose @guvectorize/@vectorize(cache=True) functions compile when they are imported
-_EAGER_MODULES = ("librosa.beat", "librosa.util.utils", "librosa.core.audio", "librosa.core.spectrum",
-                  "librosa.feature.utils", "librosa.sequence", "librosa.filters", "librosa.util.matching",
-                  "librosa.core.notation", "librosa.core.pitch", "librosa.core.constantq")
 
 COMPILING_ENV = "CLIPRET_JIT_COMPILING"  # set in the compiling child: it must not wait for its parent's lock
 
@@ -125,42 +121,6 @@ def loading():
             _loading = False
 
 
-def load_in_process() -> None:
-    """Make sure the cache is complete, then load every compiled function clipret uses into this
-    process (a worker does this once at start, so no later step compiles or reads the folder)."""
-    ensure_ready()
-    with loading():
-        exercise()
-
-
-def exercise() -> None:
-    """Import librosa's cached modules and run every audio extractor (and the naive librosa recipe)
-    on a short synthetic clip: every numba variant they use is compiled (or loaded) now."""
-    import importlib
-
-    import numpy as np
-
-    from clipret.errors import ClipretError
-    from clipret.features import EXTRACTORS
-    from clipret.features.audio import extract_audio_features
-    from clipret.media import SAMPLE_RATE, DecodedClip, DecodeOptions
-
-    for name in _EAGER_MODULES:
-        importlib.import_module(name)
-    t = np.arange(4 * SAMPLE_RATE) / SAMPLE_RATE
-    y = 0.3 * np.sin(2 * np.pi * 220 * t) + (np.sin(2 * np.pi * 2 * t) > 0.99) * 0.5  # a tone + clicks
-    y = y.astype(np.float32)
-    extract_audio_features(y, SAMPLE_RATE, naive=True)
-    clip = DecodedClip(path="numba-warm-up", duration_s=4.0, audio=y, sample_rate=SAMPLE_RATE, fps=None,
-                       frames=None, frame_times=None, thumbs=None, thumb_times=None, options=DecodeOptions())
-    for cls in EXTRACTORS.values():
-        if cls.modality == "audio":
-            try:
-                cls().extract(clip)
-            except ClipretError:  # weights out of reach: that extractor is not usable here anyway
-                pass
-
-
 # -- under the exclusive lock ------------------------------------------------------------------
 def _compile(folder: Path, log, reason: str) -> None:
     """Empty `folder`, compile in a fresh child process (a crash there is a message, not ours), mark."""
@@ -169,10 +129,8 @@ def _compile(folder: Path, log, reason: str) -> None:
     say(f"Compiling librosa's numba cache in {folder} ({reason}); other processes wait for it.")
     _empty(folder)
     env = {**os.environ, "NUMBA_CACHE_DIR": str(folder), COMPILING_ENV: "1"}
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     try:
-        done = subprocess.run([sys.executable, "-m", "clipret.jit_cache"], env=env, capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "clipret.features.warm"], env=env, capture_output=True,
                               text=True, timeout=COMPILE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise ClipretError(f"Compiling librosa's numba cache took longer than {COMPILE_TIMEOUT_S:g} s: "
@@ -212,5 +170,3 @@ def _locked(folder: Path, mode: int):
         os.close(fd)  # closing the descriptor releases the lock
 
 
-if __name__ == "__main__":  # the compiling child: NUMBA_CACHE_DIR is set by the parent
-    exercise()

@@ -17,7 +17,7 @@ import numpy as np
 
 from clipret.config import Settings
 from clipret.errors import ClipNotFound, ClipretError
-from clipret.share import MODALITIES, SPACES
+from clipret.search.spaces import MODALITIES, SPACES
 
 Step = Callable[[str], None]  # reports a step of a slow query ("Downloading …") to whoever shows progress
 _EPS = 1e-8
@@ -116,7 +116,7 @@ class SearchEngine:
     def index(self):
         """The LoadedIndex (profile, fusion, autoencoder, PCA) of this collection, loaded once."""
         if self._index is None:
-            from clipret.index import LoadedIndex
+            from clipret.embedding.artifacts import LoadedIndex
 
             self._index = LoadedIndex.load(self.settings, self.collection, store=self.store)
         return self._index
@@ -125,7 +125,7 @@ class SearchEngine:
     def manifest(self) -> dict[str, Any]:
         """The collection's manifest.json (profile, counts, evaluation), without loading any model."""
         if self._manifest is None:
-            from clipret.index import read_manifest
+            from clipret.embedding.artifacts import read_manifest
 
             self._manifest = read_manifest(self.settings, self.collection)
         return self._manifest
@@ -152,7 +152,7 @@ class SearchEngine:
 
     def query_from_url(self, url: str, on_step: Step | None = None) -> QueryClip:
         """A YouTube URL: looked up when its video is in the collection, else downloaded and embedded."""
-        from clipret.urls import validate_youtube_url, youtube_id
+        from clipret.sources.urls import validate_youtube_url, youtube_id
 
         step = on_step or (lambda _: None)
         step("Checking the URL")
@@ -163,7 +163,7 @@ class SearchEngine:
             if hit is not None:
                 step("Already in the collection: using its stored vectors")
                 return _query_from_hit(hit)
-        from clipret.download import download_video
+        from clipret.sources.youtube import download_video
 
         with tempfile.TemporaryDirectory(prefix="clipret-query-") as tmp:
             step("Downloading the video")

@@ -1,4 +1,4 @@
-"""The child-process side of clipret.media.decode: demux and decode one file with PyAV.
+"""The child-process side of clipret.media.decode.decode: demux and decode one file with PyAV.
 
 One pass reads the file only as far as the profile needs (the audio cap, the last sampled frame
 and thumb), keeps what decoded when the stream breaks off (a bad final packet, a cut tail), and
@@ -16,7 +16,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from clipret.media import SAMPLE_RATE, DecodedClip, DecodeOptions
+from clipret.media.decode import SAMPLE_RATE, DecodedClip, DecodeOptions
 
 END_TOLERANCE_S = 1.0  # decoding that ends this close to the declared end (or 5 % of it) is not truncated
 MAX_BAD_PACKETS = 20  # undecodable packets in a row before the rest of the file is given up
@@ -63,7 +63,7 @@ def _ffmpeg_reason(exc: Exception) -> str:
 
 
 def decode_in_process(path: str, options: DecodeOptions) -> DecodedClip:
-    """Decode in this process (unsafe on hostile input: call through clipret.media.decode)."""
+    """Decode in this process (unsafe on hostile input: call through clipret.media.decode.decode)."""
     clip = _decode(path, options, None)
     if clip.truncated and clip.has_video and clip.decoded_s > 0:
         # The frames were planned over the declared length: plan them again over the part that

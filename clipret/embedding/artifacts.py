@@ -45,7 +45,7 @@ def read_manifest(settings: Settings, collection: str) -> dict[str, Any]:
     path = artifact_dir(settings, collection) / MANIFEST
     if not path.is_file():
         raise IndexNotFound(f"No artifacts for collection '{collection}' in {path.parent}: rebuild the index "
-                            "with `python -m indexer build`.")
+                            "with `clipret build`.")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -56,18 +56,18 @@ class LoadedIndex:
     collection: str
     directory: Path
     manifest: dict[str, Any]
-    profile: Any  # clipret.profiles.Profile
-    fusion: Any  # clipret.fusion.FeatureFusion
-    autoencoder: Any  # clipret.autoencoder.Autoencoder
-    pca: Any  # clipret.indexing.pca.PCAProjection
+    profile: Any  # clipret.features.profiles.Profile
+    fusion: Any  # clipret.embedding.fusion.FeatureFusion
+    autoencoder: Any  # clipret.embedding.autoencoder.Autoencoder
+    pca: Any  # clipret.embedding.pca.PCAProjection
     cluster_centers: np.ndarray | None  # (k, 256) KMeans centres in the fused space
 
     @classmethod
     def load(cls, settings: Settings, collection: str | None = None, store=None) -> LoadedIndex:
         """Load the artifacts of `collection` (alias or name; default: what settings.collection serves)."""
-        from clipret.autoencoder import Autoencoder
-        from clipret.fusion import FeatureFusion
-        from clipret.indexing.pca import PCAProjection
+        from clipret.embedding.autoencoder import Autoencoder
+        from clipret.embedding.fusion import FeatureFusion
+        from clipret.embedding.pca import PCAProjection
 
         name = resolve_collection(settings, collection, store)
         directory = artifact_dir(settings, name)
@@ -103,10 +103,10 @@ class LoadedIndex:
     def extract_file(self, path: str | Path, lyrics: str = "", timeout_s: float | None = None):
         """Decode and extract one media file with this index's profile → (features, duration_s).
 
-        The work runs in a warm query worker process (clipret.query_worker), never in this one: a file
+        The work runs in a warm query worker process (clipret.runtime.query_pool), never in this one: a file
         that crashes, hangs or floods a decoder or an extractor costs that worker, not the caller.
         """
-        from clipret.query_worker import extract_file
+        from clipret.runtime.query_pool import extract_file
 
         options = self.profile.decode_options
         if timeout_s is not None:
@@ -115,19 +115,19 @@ class LoadedIndex:
 
     def prestart_worker(self) -> None:
         """Start warming the query workers for this index's profile now, so the first query finds them ready."""
-        from clipret.query_worker import shared_pool
+        from clipret.runtime.query_pool import shared_pool
 
         shared_pool().prestart(self.profile.name, self.profile.decode_options)
 
 
 def _matching_profile(manifest: dict[str, Any]):
     """The manifest's profile, checked block by block: a query must be embedded as the index was."""
-    from clipret.profiles import get_profile
+    from clipret.features.profiles import get_profile
 
     profile = get_profile(manifest["profile"])
     built = [(b["name"], int(b["dim"])) for b in manifest["blocks"]]
     now = [(b.name, int(b.dim)) for b in profile.blocks]
     if built != now:
         raise ClipretError(f"The index was built with profile '{profile.name}' blocks {built}, but this "
-                           f"version's profile has {now}: rebuild the index (python -m indexer build).")
+                           f"version's profile has {now}: rebuild the index (clipret build).")
     return profile

@@ -24,7 +24,7 @@ DEFAULT_WEIGHTING = "modality"
 
 @dataclass(frozen=True)
 class _Block:
-    """Stand-in for profiles.BlockSpec when a saved fusion is loaded without clipret.profiles."""
+    """Stand-in for profiles.BlockSpec when a saved fusion is loaded without clipret.features.profiles."""
 
     name: str
     modality: str
@@ -194,7 +194,7 @@ def block_weights(blocks: Sequence[object], weighting: str = DEFAULT_WEIGHTING) 
 def _block_type():
     """profiles.BlockSpec when available, so loaded blocks compare equal to a profile's own."""
     try:
-        from clipret.profiles import BlockSpec
+        from clipret.features.profiles import BlockSpec
     except ImportError:
         return _Block
     return BlockSpec

@@ -60,7 +60,7 @@ def read_clips(corpus_dir: str | Path) -> list[ClipRecord]:
     path = clips_file(corpus_dir)
     if not path.is_file():
         raise CorpusError(f"No clips.jsonl in {corpus_dir}: create the corpus first "
-                          "(python -m indexer demo-corpus / from-folder / download).")
+                          "(clipret demo-corpus / from-folder / download).")
     records, seen = [], set()
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():

@@ -1,15 +1,27 @@
-"""The indexer's command line: parse arguments, call one clipret function per sub-command, print."""
+"""The `clipret` command (also `python -m clipret`, `python -m indexer`): one library call per sub-command."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from clipret.config import Settings
 from clipret.errors import ClipretError
+
+
+def run() -> None:
+    """The console script: SIGTERM stops like Ctrl-C, so every `finally` runs and the extraction workers
+    (and whatever they started) stop with the command instead of being left behind; finished clips stay cached."""
+    signal.signal(signal.SIGTERM, _stop)
+    sys.exit(main())
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
 # -- commands ------------------------------------------------------------------------------------
 def cmd_demo_corpus(args, settings):
-    from clipret.demo import generate_demo_corpus
+    from clipret.sources.demo import generate_demo_corpus
 
     records = generate_demo_corpus(args.out, per_genre=args.per_genre, seconds=args.seconds, seed=args.seed,
                                    workers=args.workers, progress=not args.quiet)
@@ -50,9 +62,9 @@ def cmd_from_folder(args, settings):
 
 
 def cmd_extract(args, settings):
-    from clipret.corpus import read_clips
     from clipret.indexing.engines import extract_with_engine
     from clipret.indexing.extract import parse_shard
+    from clipret.sources.corpus import read_clips
 
     report = extract_with_engine(args.engine, read_clips(args.corpus), args.corpus, settings,
                                  ray_address=args.ray_address, workers=args.workers, timeout_s=args.timeout,
@@ -65,13 +77,13 @@ def cmd_extract(args, settings):
 
 
 def cmd_train(args, settings):
-    from clipret.corpus import read_clips
     from clipret.indexing.train import train_index
+    from clipret.sources.corpus import read_clips
 
     trained = train_index(settings, read_clips(args.corpus), args.corpus, options=_train_options(args),
                           progress=not args.quiet)
     print(f"Trained {trained.collection}: {trained.manifest['n_clips']} clips in {trained.directory}")
-    print("Next: python -m indexer push")
+    print("Next: clipret push")
 
 
 def cmd_push(args, settings):
@@ -108,7 +120,7 @@ def cmd_build(args, settings):
 
 
 def cmd_ensure_demo(args, settings):
-    from clipret.index import artifact_dir
+    from clipret.embedding.artifacts import artifact_dir
     from clipret.store import ClipStore
 
     with ClipStore(settings) as store:
@@ -159,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     from clipret.indexing.build import DEMO_PER_GENRE, DEMO_SECONDS, SOURCES
 
     common = _common_options()
-    parser = argparse.ArgumentParser(prog="python -m indexer", parents=[common],
+    parser = argparse.ArgumentParser(prog="clipret", parents=[common],
                                      description="Build, evaluate and grow clipret's Qdrant index.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 

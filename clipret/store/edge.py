@@ -35,13 +35,13 @@ from typing import Any
 import numpy as np
 
 from clipret.errors import ClipretError, IndexNotFound, StoreUnavailable
+from clipret.store.points import Hit, point_id
 
 KEYWORD_INDEXES = ("genre", "clip_id", "youtube_id")  # payload fields filtered on, as on a server
 EXACT_BELOW = 20_000  # points: below, searches are exact (a scan, a few ms); above, HNSW (see bench_store_scale)
 HNSW_EF = 256  # candidates an HNSW search keeps: recall@10 0.995 on 50k clustered 256-d vectors, 0.8 ms
 HNSW_M, HNSW_EF_CONSTRUCT = 16, 128  # graph built by optimize() when a large collection is published
 KEEP_GENERATIONS = 2  # the current one and the one before it (a reader may still be answering from it)
-
 
 @dataclass(frozen=True)
 class EdgeTuning:
@@ -50,10 +50,8 @@ class EdgeTuning:
     exact_below: int = EXACT_BELOW  # collections smaller than this are searched exactly
     hnsw_ef: int = HNSW_EF  # HNSW beam width above it
 
-
 def edge_root(data_dir: Path) -> Path:
     return Path(data_dir) / "qdrant-edge"
-
 
 class EdgeCollections:
     """Collections of Qdrant Edge shards under one folder; a writer or a read-only reader."""
@@ -187,7 +185,7 @@ class EdgeCollections:
                 return cached[1], cached[2]
             if not stamp:
                 raise IndexNotFound(f"No collection named '{name}' in the store at {self.root}: build one "
-                                    "with `python -m indexer build --from demo` (or `make index`).")
+                                    "with `clipret build --from demo` (or `make index`).")
             generation = _read_current(folder)["generation"]
             shard = _load(folder / _generation_dir(generation), folder)
             self._loaded[name] = (stamp, shard, shard.info().points_count)
@@ -217,7 +215,6 @@ class EdgeCollections:
             if offset is None:
                 return
 
-
     # -- the ClipStore operations (names may be aliases) -----------------------------------------
     def target(self, name: str) -> str:
         return self.aliases().get(name, name)
@@ -228,8 +225,6 @@ class EdgeCollections:
     def upsert_clips(self, name: str, clips: Iterable[Any], batch_size: int = 256) -> int:
         """Store ClipPoints in one step for readers; returns how many."""
         from qdrant_edge import Point
-
-        from clipret.store import point_id
 
         written = 0
 
@@ -262,7 +257,6 @@ class EdgeCollections:
         return [_hit(p, score=p.score) for p in shard.query(request)]
 
     def get(self, name: str, clip_id: str, with_vectors: bool):
-        from clipret.store import point_id
 
         shard, _ = self.shard(self.target(name))
         found = shard.retrieve([point_id(clip_id)], True, with_vectors)
@@ -280,26 +274,20 @@ class EdgeCollections:
         for record in self.scroll(self.target(name), page=page, with_vector=wanted):
             yield _hit(record)
 
-
 def _filter(genres: Sequence[str] | None, exclude_clip_ids: Sequence[str]):
     from qdrant_edge import FieldCondition, Filter, HasIdCondition, MatchAny
-
-    from clipret.store import point_id
 
     must = [FieldCondition("genre", match=MatchAny(list(genres)))] if genres else None
     must_not = [HasIdCondition({point_id(c) for c in exclude_clip_ids})] if exclude_clip_ids else None
     return Filter(must=must, must_not=must_not) if (must or must_not) else None
 
-
 def _hit(point, score: float = 0.0):
-    from clipret.store import Hit
 
     payload = dict(point.payload or {})
     vectors = None
     if isinstance(point.vector, dict) and point.vector:
         vectors = {n: np.asarray(v, dtype=np.float32) for n, v in point.vector.items()}
     return Hit(clip_id=payload.get("clip_id", str(point.id)), score=float(score), payload=payload, vectors=vectors)
-
 
 # -- the files ---------------------------------------------------------------------------------------
 def _config(vector_sizes: dict[str, int]):
@@ -310,18 +298,15 @@ def _config(vector_sizes: dict[str, int]):
                       hnsw_config=HnswIndexConfig(m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT,
                                                   full_scan_threshold=10_000))
 
-
 def _generation_dir(generation: int) -> str:
     return f"g{int(generation):06d}"
-
 
 def _read_current(folder: Path) -> dict[str, Any]:
     try:
         return json.loads((folder / "CURRENT").read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise IndexNotFound(f"No collection named '{folder.name}' in the store: build one with "
-                            "`python -m indexer build --from demo` (or `make index`).") from None
-
+                            "`clipret build --from demo` (or `make index`).") from None
 
 def _stamp(path: Path) -> tuple:
     """What changes when `path` is replaced (os.replace gives it a new inode); () when it is absent."""
@@ -331,14 +316,12 @@ def _stamp(path: Path) -> tuple:
         return ()
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
-
 def _write_json_atomic(path: Path, obj: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp")
     tmp.write_text(json.dumps(obj, indent=1), encoding="utf-8")
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
 
 def _load(shard_dir: Path, folder: Path):
     """EdgeShard.load under the collection's load lock: loading rewrites a few of the shard's files
@@ -348,12 +331,10 @@ def _load(shard_dir: Path, folder: Path):
     with _flock(folder / ".load.lock"):
         return EdgeShard.load(str(shard_dir))
 
-
 def _seal_folder(shard_dir: Path, folder: Path) -> None:
     """Load and close a closed shard once: its journals are folded in, so a reader's load finds
     nothing left to rewrite."""
     _load(shard_dir, folder).close()
-
 
 def _copy_shard(source: Path, target: Path, folder: Path) -> None:
     """Copy a sealed shard, keeping its files sparse (they are mostly preallocated zeros)."""
@@ -368,12 +349,10 @@ def _copy_shard(source: Path, target: Path, folder: Path) -> None:
             shutil.copytree(source, tmp)
     os.replace(tmp, target)
 
-
 def _drop_old_generations(folder: Path, current: int) -> None:
     for path in folder.glob("g*"):
         if path.name[1:].isdigit() and int(path.name[1:]) <= current - KEEP_GENERATIONS:
             shutil.rmtree(path, ignore_errors=True)
-
 
 class _flock:
     """An exclusive flock on `path` for the length of a with-block."""
@@ -388,7 +367,6 @@ class _flock:
 
     def __exit__(self, *exc) -> None:
         self.file.close()
-
 
 def _acquire(path: Path, timeout_s: float, root: Path):
     """Hold the writer lock (an open file with an exclusive flock) or raise StoreUnavailable."""
@@ -406,7 +384,6 @@ def _acquire(path: Path, timeout_s: float, root: Path):
                     f"{timeout_s:g} s). Wait for it to finish, or run a Qdrant server (docker compose up "
                     "qdrant) and set QDRANT_URL.") from None
             time.sleep(0.1)
-
 
 def as_vector_lists(vectors: dict[str, np.ndarray]) -> dict[str, list[float]]:
     return {n: np.asarray(v, dtype=np.float32).tolist() for n, v in vectors.items()}

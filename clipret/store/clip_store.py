@@ -2,50 +2,23 @@
 
 `ClipStore` is the one interface the rest of clipret uses. Behind it:
 - no QDRANT_URL (the default): Qdrant Edge, the real engine in-process, one shard folder per collection
-  under `<data dir>/qdrant-edge/` (clipret/edge_store.py). Any number of processes read; one writes at a
+  under `<data dir>/qdrant-edge/` (clipret/store/edge.py). Any number of processes read; one writes at a
   time. Readers (`replica=True`, the app) load shards read-only and follow every write: a new generation
   of a collection, or an alias moved, is seen on the next call, and each call answers from one complete
   collection. An index of the old local-mode store (`<data dir>/qdrant/`) is converted on first use.
-- QDRANT_URL set: a Qdrant server or cluster through qdrant-client (clipret/client_store.py).
+- QDRANT_URL set: a Qdrant server or cluster through qdrant-client (clipret/store/server.py).
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from clipret.config import Settings
 from clipret.errors import IndexNotFound
-
-_NAMESPACE = uuid.UUID("6c1b7a52-4d0f-5c55-9b8e-2f3c1e0a9d41")  # fixed: point ids are stable across builds
-
-
-def point_id(clip_id: str) -> str:
-    """The Qdrant point id of a clip: UUID5 of its clip id."""
-    return str(uuid.uuid5(_NAMESPACE, clip_id))
-
-
-@dataclass
-class ClipPoint:
-    """One clip to store: its named vectors and payload."""
-
-    clip_id: str
-    vectors: dict[str, np.ndarray]  # vector name -> (d,)
-    payload: dict[str, Any]
-
-
-@dataclass
-class Hit:
-    """One stored clip as a search returns it."""
-
-    clip_id: str
-    score: float
-    payload: dict[str, Any]
-    vectors: dict[str, np.ndarray] | None = field(default=None, repr=False)
+from clipret.store.points import ClipPoint, Hit
 
 
 class ClipStore:
@@ -70,7 +43,7 @@ class ClipStore:
     def location(self) -> str:
         """Where the collections live, in words (for `indexer info`)."""
         if self.embedded:
-            from clipret.edge_store import edge_root
+            from clipret.store.edge import edge_root
 
             return f"embedded (Qdrant Edge) in {edge_root(self.settings.data_dir)}"
         return f"Qdrant server at {self.settings.qdrant_url}" if self.settings.qdrant_url else "a qdrant-client"
@@ -142,7 +115,7 @@ class ClipStore:
         if collection_or_alias in self.collections():
             return collection_or_alias
         raise IndexNotFound(f"No index named '{collection_or_alias}' in the store: build one with "
-                            "`python -m indexer build --from demo` (or `make run`).")
+                            "`clipret build --from demo` (or `make run`).")
 
     # -- points --------------------------------------------------------------------------------
     def upsert(self, collection: str, points: Iterable[ClipPoint], batch_size: int = 64) -> int:
@@ -193,14 +166,14 @@ class ClipStore:
 
 
 def _open_backend(settings: Settings, client, *, writer: bool, lock_timeout_s: float, tuning=None):
-    from clipret.client_store import ClientCollections, connect_server
+    from clipret.store.server import ClientCollections, connect_server
 
     if client is not None:
         return ClientCollections(client, payload_indexes=bool(settings.qdrant_url))
     if settings.qdrant_url:
         return connect_server(settings.qdrant_url, settings.qdrant_api_key)
-    from clipret.edge_store import EdgeCollections, EdgeTuning, edge_root
-    from clipret.store_migrate import migrate_local_mode
+    from clipret.store.edge import EdgeCollections, EdgeTuning, edge_root
+    from clipret.store.migrate import migrate_local_mode
 
     root = edge_root(settings.data_dir)
     migrate_local_mode(settings.qdrant_path, root, lock_timeout_s)  # once, when an old index is found

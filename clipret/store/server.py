@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from clipret.errors import StoreUnavailable
+from clipret.store.points import Hit, point_id
 
 KEYWORD_INDEXES = ("genre", "clip_id", "youtube_id")
-
 
 class ClientCollections:
     """Collections, aliases and points over a qdrant-client `client`."""
@@ -59,8 +59,6 @@ class ClientCollections:
     def upsert_clips(self, name: str, clips: Sequence[Any]) -> None:
         from qdrant_client import models
 
-        from clipret.store import point_id
-
         points = [models.PointStruct(id=point_id(c.clip_id),
                                      vector={n: np.asarray(v, dtype=np.float32).tolist() for n, v in c.vectors.items()},
                                      payload={**c.payload, "clip_id": c.clip_id}) for c in clips]
@@ -78,7 +76,6 @@ class ClientCollections:
         return [_hit(p) for p in result.points]
 
     def get(self, name: str, clip_id: str, with_vectors: bool):
-        from clipret.store import point_id
 
         found = self.client.retrieve(collection_name=name, ids=[point_id(clip_id)], with_payload=True,
                                      with_vectors=with_vectors)
@@ -101,7 +98,6 @@ class ClientCollections:
             if offset is None:
                 return
 
-
 def connect_server(url: str, api_key: str | None) -> ClientCollections:
     """A client of the server at `url`, checked once, so a wrong URL or key is one sentence here."""
     from qdrant_client import QdrantClient
@@ -113,26 +109,20 @@ def connect_server(url: str, api_key: str | None) -> ClientCollections:
         raise StoreUnavailable(_server_problem(url, exc)) from None
     return ClientCollections(client)
 
-
 def _server_problem(url: str, exc: Exception) -> str:
     text = str(exc)
     if "401" in text or "403" in text or "nauthori" in text or "orbidden" in text:
         return f"The Qdrant server at {url} refused the API key: check QDRANT_API_KEY."
     return f"The Qdrant server at {url} cannot be reached: check QDRANT_URL and that the server is running."
 
-
 def _filter(genres: Sequence[str] | None, exclude_clip_ids: Sequence[str]):
     from qdrant_client import models
-
-    from clipret.store import point_id
 
     must = [models.FieldCondition(key="genre", match=models.MatchAny(any=list(genres)))] if genres else []
     must_not = [models.HasIdCondition(has_id=[point_id(c) for c in exclude_clip_ids])] if exclude_clip_ids else []
     return models.Filter(must=must, must_not=must_not) if (must or must_not) else None
 
-
 def _hit(point):
-    from clipret.store import Hit
 
     payload = dict(point.payload or {})
     vectors = None

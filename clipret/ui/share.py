@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from urllib.parse import urlencode
 
-SPACES = ("fused", "raw", "pca")  # the searchable spaces: autoencoder latent and the two baselines
-MODALITIES = ("audio", "video", "lyrics")  # the per-modality named vectors every profile stores
+from clipret.search.spaces import SPACES
+
 MAPS = ("umap", "tsne", "pca", "raw_pca", "pca_pca")  # payload keys map_<name> (the first three: fused)
 COLOURS = ("genre", "cluster")
 K_MIN, K_MAX = 1, 50

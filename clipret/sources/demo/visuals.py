@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from clipret.demo.genres import GenreStyle
-from clipret.demo.music import Song
+from clipret.sources.demo.genres import GenreStyle
+from clipret.sources.demo.music import Song
 
 H, W = 240, 320  # frame size
 CH, CW = H + 60, 2 * W  # backdrop: 60 px of vertical play; tiles horizontally every CW px

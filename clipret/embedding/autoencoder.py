@@ -233,7 +233,7 @@ class Autoencoder:
         10 nearest: held-out clips as they are, and with one block blanked (a query missing a modality).
         """
         if self.objective == "neighbours":
-            from clipret.neighbours import knn_overlap
+            from clipret.embedding.neighbours import knn_overlap
 
             full = knn_overlap(X, self.transform(X), k=10, queries=val_rows)
             if self.modality_dropout <= 0 or len(self.block_slices) < 2:
@@ -271,7 +271,7 @@ class Autoencoder:
 
         if self.objective == "reconstruction":
             return torch.nn.functional.mse_loss(network(inputs), target)
-        from clipret.neighbours import neighbour_loss, neighbour_targets
+        from clipret.embedding.neighbours import neighbour_loss, neighbour_targets
 
         latent = network.encoder(inputs)
         loss = neighbour_loss(latent, neighbour_targets(target, self.temperature), self.latent_temperature)

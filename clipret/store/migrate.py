@@ -7,7 +7,7 @@ from pathlib import Path
 
 from clipret.errors import StoreUnavailable
 
-REBUILD = "python -m indexer build --from demo"  # or `make index`
+REBUILD = "clipret build --from demo"  # or `make index`
 MIGRATED_SUFFIX = ".local-mode-migrated"  # the old folder is kept under this name, never read again
 
 
@@ -22,7 +22,7 @@ def migrate_local_mode(old: Path, root: Path, lock_timeout_s: float = 60.0) -> l
     old = Path(old)
     if not has_local_mode_index(old):
         return []
-    from clipret.edge_store import EdgeCollections
+    from clipret.store.edge import EdgeCollections
 
     edge = EdgeCollections(root, writer=True, lock_timeout_s=lock_timeout_s)
     try:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from clipret.corpus import GENRES, ClipRecord, write_clips
 from clipret.errors import CorpusError
+from clipret.sources.corpus import GENRES, ClipRecord, write_clips
 
 FPS = 24
 ARTISTS_PER_GENRE = 6  # fixed, so a genre's artists do not depend on per_genre
@@ -25,8 +25,8 @@ def _rng(seed: int, genre: str, *keys: int) -> np.random.Generator:
 def demo_records(per_genre: int = 24, seconds: float = 20.0, seed: int = 0, lyrics_share: float = 0.7,
                  genres: tuple[str, ...] | list[str] = GENRES) -> list[ClipRecord]:
     """The corpus's clip records (titles, artists, lyrics) without rendering any media."""
-    from clipret.demo.genres import style_for
-    from clipret.demo.lyrics import make_artist, make_title, write_lyrics
+    from clipret.sources.demo.genres import style_for
+    from clipret.sources.demo.lyrics import make_artist, make_title, write_lyrics
 
     if per_genre < 1 or seconds <= 0 or not 0 <= lyrics_share <= 1 or seed < 0:
         raise CorpusError(f"demo corpus: need per_genre >= 1, seconds > 0, 0 <= lyrics_share <= 1 and "
@@ -50,9 +50,9 @@ def demo_records(per_genre: int = 24, seconds: float = 20.0, seed: int = 0, lyri
 
 def synthesise(record: ClipRecord, seconds: float, seed: int = 0) -> tuple[np.ndarray, Iterator[np.ndarray]]:
     """A clip's mono audio ((n,) float32 at 22050 Hz) and its frames ((240, 320, 3) uint8, 24 fps, lazily)."""
-    from clipret.demo.genres import artist_style, style_for
-    from clipret.demo.music import compose
-    from clipret.demo.visuals import render_frames
+    from clipret.sources.demo.genres import artist_style, style_for
+    from clipret.sources.demo.music import compose
+    from clipret.sources.demo.visuals import render_frames
 
     genre, index = record.genre, int(record.clip_id.rsplit("-", 1)[1])
     style = style_for(genre)
@@ -64,8 +64,8 @@ def synthesise(record: ClipRecord, seconds: float, seed: int = 0) -> tuple[np.nd
 
 def render_clip(record: ClipRecord, out_path: str | Path, seconds: float, seed: int = 0) -> None:
     """Synthesise and encode one clip (H.264 + AAC, 320x240, 24 fps, 22050 Hz) to out_path."""
-    from clipret.demo.synth import SR
-    from clipret.encode import write_clip
+    from clipret.media.encode import write_clip
+    from clipret.sources.demo.synth import SR
 
     audio, frames = synthesise(record, seconds, seed)
     write_clip(out_path, frames, audio, fps=FPS, sample_rate=SR)
