@@ -155,7 +155,7 @@ def test_cli_reports_a_missing_index_in_one_line(tmp_path, capsys):
 
 
 def test_extract_stops_when_the_models_are_unavailable(tmp_path, tone_clip, monkeypatch):
-    import clipret.features.profiles
+    import clipret.indexing.extract
     from clipret.errors import ModelUnavailable
     from clipret.indexing.extract import extract_corpus
     from clipret.sources.corpus import ClipRecord
@@ -163,7 +163,7 @@ def test_extract_stops_when_the_models_are_unavailable(tmp_path, tone_clip, monk
     def offline(*args, **kwargs):
         raise ModelUnavailable("no weights offline: run once with internet")
 
-    monkeypatch.setattr(clipret.features.profiles, "extract_clip", offline)
+    monkeypatch.setattr(clipret.indexing.extract, "extract_clip", offline)
     records = [ClipRecord("missing", "M", "soul", str(tmp_path / "nope.mp4")),
                ClipRecord("tone", "T", "soul", str(tone_clip))]
     with pytest.raises(ModelUnavailable, match="no weights"):

@@ -9,12 +9,24 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from clipret.config import Settings
 from clipret.errors import ClipretError, ModelUnavailable
+from clipret.features import jit_cache
+from clipret.features.profiles import extract_clip, get_profile
 from clipret.indexing.cache import cache_path, cached_key, fingerprint, save_features
+from clipret.media.decode import decode, for_task
+from clipret.runtime.failures import (
+    TaskLimits,
+    decode_failure,
+    exception_reason,
+    rebuild_compiled_code,
+    same_signal_twice,
+    what_went_wrong,
+)
+from clipret.runtime.workers import Worker, WorkerFailed, WorkerOptions, decode_here, in_worker, phase
 from clipret.sources.corpus import ClipRecord
 
 
@@ -109,8 +121,6 @@ def plan_extraction(records: Sequence[ClipRecord], corpus_dir: str | Path, setti
                     timeout_s: float | None = None) -> tuple[ExtractReport, list[ClipTask]]:
     """What an extract run (either engine) must do: a report already holding the cached and missing
     clips, and the tasks for the rest (a `shard` (i, n) takes records[i::n])."""
-    from clipret.features.profiles import get_profile
-
     prof = get_profile(profile or settings.profile)
     if shard is not None:
         records = list(records)[shard[0]::shard[1]]
@@ -156,8 +166,6 @@ def _run(tasks: list[ClipTask], workers: int, progress: bool, profile: str, note
 
 
 def _in_process(tasks: list[ClipTask], say):
-    from clipret.features import jit_cache
-
     if tasks:
         jit_cache.ensure_ready(log=say)
     for task in tasks:
@@ -167,8 +175,6 @@ def _in_process(tasks: list[ClipTask], say):
 def _in_pool(tasks: list[ClipTask], workers: int, say):
     """Run in `workers` warm worker processes (clipret.runtime.workers), one clip each at a time; a worker that
     dies is replaced and its clip retried (see _PoolRun). The workers are gone when this generator is."""
-    from clipret.features import jit_cache
-
     jit_cache.ensure_ready(log=say)  # compiled once, here, before any worker could race to do it
     run = _PoolRun(tasks, workers, say)
     try:
@@ -187,8 +193,6 @@ class _PoolRun:
     """
 
     def __init__(self, tasks: list[ClipTask], workers: int, say):
-        from clipret.runtime.workers import WorkerOptions
-
         self.say = say
         self.todo = deque((task, ()) for task in tasks)  # (task, kinds of the deaths it caused so far)
         self.results: queue.Queue = queue.Queue()
@@ -232,8 +236,6 @@ class _PoolRun:
             return None if self.stopping or not self.todo else self.todo.popleft()
 
     def _new_worker(self):
-        from clipret.runtime.workers import Worker
-
         with self.lock:
             if self.stopping:
                 return None
@@ -242,8 +244,6 @@ class _PoolRun:
             return worker
 
     def _drive(self) -> None:
-        from clipret.runtime.workers import WorkerFailed
-
         worker = None
         try:
             while (item := self._next()) is not None:
@@ -263,40 +263,36 @@ class _PoolRun:
             if worker is not None:
                 worker.stop()
 
-    def _after_death(self, task: ClipTask, deaths: tuple[str, ...], exc) -> None:
-        from clipret.runtime.workers import decode_failure_message
-
-        if exc.kind in ("timeout", "memory"):
-            self.results.put(ClipOutcome(task.clip_id, False, _limit_reason(task, exc, self.memory_mb)))
+    def _after_death(self, task: ClipTask, deaths: tuple[tuple[str, str], ...], exc) -> None:
+        limits = TaskLimits(task.timeout_s, EXTRACT_TIMEOUT_S, self.memory_mb)
+        if exc.kind in ("timeout", "memory") or exc.phase == "start":
+            self.results.put(ClipOutcome(task.clip_id, False, _limit_reason(task, exc, limits)))
             return
-        deaths = (*deaths, exc.kind)
+        deaths = (*deaths, (exc.kind, exc.phase))
         if len(deaths) == 1:
             self.say(f"  {task.clip_id}: {exc}; retrying it once in a fresh worker")
             self._retry(task, deaths)
-        elif len(deaths) == 2 and exc.phase != "decode" and deaths[0] == deaths[1]:
+        elif len(deaths) == 2 and same_signal_twice(deaths):
             self._rebuild_cache(f"two workers died by {exc.kind} on {task.clip_id}, last in step '{exc.phase}'")
             self._retry(task, deaths)
         elif exc.phase == "decode":
-            self.results.put(ClipOutcome(task.clip_id, False, decode_failure_message(
-                task.media_path, exc.kind, task.timeout_s, self.memory_mb)))
+            self.results.put(ClipOutcome(task.clip_id, False, decode_failure(task.media_path, exc, limits)))
         else:
+            kinds = ", ".join(kind for kind, _ in deaths)
             self.results.put(ClipOutcome(task.clip_id, False, f"the worker process died {len(deaths)} times on "
-                                                              f"this clip ({', '.join(deaths)}, last in step "
-                                                              f"'{exc.phase}')"))
+                                                              f"this clip ({kinds}, last in step '{exc.phase}')"))
 
-    def _retry(self, task: ClipTask, deaths: tuple[str, ...]) -> None:
+    def _retry(self, task: ClipTask, deaths: tuple[tuple[str, str], ...]) -> None:
         with self.lock:
             self.todo.appendleft((task, deaths))
 
     def _rebuild_cache(self, reason: str) -> None:
         """Rebuild librosa's numba cache once per run; other threads wait here until it is done."""
-        from clipret.features import jit_cache
-
         with self.rebuild_lock:
             if self.rebuilt:
                 return
             self.say(f"  {reason}: rebuilding librosa's numba cache under its lock, then retrying once more")
-            jit_cache.rebuild(reason, log=lambda m: self.say(f"  {m}"))
+            rebuild_compiled_code(reason, log=lambda m: self.say(f"  {m}"))
             self.rebuilt = True
 
 
@@ -305,21 +301,15 @@ EXTRACT_TIMEOUT_S = 600.0  # limit of one clip's feature step in a pool worker (
 
 def _memory_mb(tasks: list[ClipTask]) -> int:
     """What a clip may add to a warm worker's memory: the profile's decoding cap."""
-    from clipret.features.profiles import get_profile
-
     return get_profile(tasks[0].profile).decode_options.memory_mb if tasks else 4096
 
 
-def _limit_reason(task: ClipTask, exc, memory_mb: int) -> str:
-    from clipret.runtime.workers import decode_failure_message
-
-    if exc.phase == "decode":
-        return decode_failure_message(task.media_path, exc.kind, task.timeout_s, memory_mb)
+def _limit_reason(task: ClipTask, exc, limits: TaskLimits) -> str:
+    """Why a clip failed when its worker could not start or went past a limit (no retry: it would again)."""
     if exc.phase == "start":
         return f"the worker process could not start: {exc}"
-    if exc.kind == "timeout":
-        return f"feature extraction took longer than {EXTRACT_TIMEOUT_S:g} s and was stopped"
-    return f"feature extraction needed more than {memory_mb} MB of memory and was stopped"
+    decoding = decode_failure(task.media_path, exc, limits)
+    return decoding or f"feature extraction {what_went_wrong(exc, limits)} and was stopped"
 
 
 def extract_one(task: ClipTask) -> ClipOutcome:
@@ -328,14 +318,10 @@ def extract_one(task: ClipTask) -> ClipOutcome:
     In a worker process (already an isolated child) the clip is decoded right here, with the phases
     reported to the parent; elsewhere decoding runs in a fresh child process (clipret.media.decode.decode).
     """
-    from clipret.features.profiles import extract_clip, get_profile
-    from clipret.media.decode import decode
-    from clipret.runtime.workers import decode_here, in_worker, phase
-
     start = time.monotonic()
     try:
         prof = get_profile(task.profile)
-        options = _decode_options(prof.decode_options, task.timeout_s)
+        options = for_task(prof.decode_options, task.timeout_s, int(os.environ.get("CLIPRET_WORKER_THREADS") or 0))
         phase("decode")
         decoded = decode_here(task.media_path, options) if in_worker() else decode(task.media_path, options)
         phase("extract")
@@ -346,18 +332,6 @@ def extract_one(task: ClipTask) -> ClipOutcome:
         save_features(Path(task.cache_path), features, task.key, decoded.duration_s)
     except ModelUnavailable as exc:
         return ClipOutcome(task.clip_id, False, str(exc), time.monotonic() - start, fatal=True)
-    except ClipretError as exc:
-        return ClipOutcome(task.clip_id, False, str(exc), time.monotonic() - start)
     except Exception as exc:  # noqa: BLE001 - one bad clip must not stop the corpus
-        return ClipOutcome(task.clip_id, False, f"{type(exc).__name__}: {exc}", time.monotonic() - start)
+        return ClipOutcome(task.clip_id, False, exception_reason(exc), time.monotonic() - start)
     return ClipOutcome(task.clip_id, True, "", time.monotonic() - start)
-
-
-def _decode_options(options, timeout_s: float):
-    """The profile's decode options with this run's timeout; in a worker sharing the cores, its slice
-    of decoder threads."""
-    changes = {"timeout_s": timeout_s}
-    threads = int(os.environ.get("CLIPRET_WORKER_THREADS", "0") or 0)
-    if threads > 0 and "decoder_threads" in {f.name for f in fields(options)}:
-        changes["decoder_threads"] = threads
-    return replace(options, **changes)

@@ -173,7 +173,7 @@ def _run_pipeline(tasks: list[ClipTask], plan: StagePlan, options: RayOptions,
 
 def _store(row: dict) -> ClipOutcome:
     """Write a finished row's features to the cache (atomically); its outcome as extract_one's."""
-    from clipret.indexing.ray_stages import failure_reason
+    from clipret.runtime.failures import exception_reason
 
     clip_id, seconds = str(row["clip_id"]), float(row["seconds"])
     if row["reason"]:
@@ -182,7 +182,7 @@ def _store(row: dict) -> ClipOutcome:
         save_features(Path(row["cache_path"]), pickle.loads(row["features"]), str(row["key"]),
                       float(row["duration_s"]))
     except Exception as exc:  # noqa: BLE001 - a clip that cannot be cached is a failed clip
-        return ClipOutcome(clip_id, False, failure_reason(exc), seconds)
+        return ClipOutcome(clip_id, False, exception_reason(exc), seconds)
     return ClipOutcome(clip_id, True, "", seconds)
 
 

@@ -16,21 +16,21 @@ from __future__ import annotations
 
 import pickle
 import time
-from dataclasses import fields, replace
+from dataclasses import replace
 
 import numpy as np
 
 from clipret.errors import ClipretError, ModelUnavailable
-from clipret.features.profiles import layout
+from clipret.features import jit_cache
+from clipret.features.profiles import get_profile, layout
+from clipret.features.registry import EXTRACTORS, get_extractor
+from clipret.media.decode import for_task
+from clipret.runtime.failures import exception_reason
+from clipret.runtime.workers import decode_here
 
 # Extractors without weights, run in the CPU tasks; every other extractor of a layout runs in the actors.
 CPU_EXTRACTORS = frozenset({"librosa_257", "dynamics"})
 NOTHING_EXTRACTED = "no audio, video or lyrics could be extracted"  # extract_one's reason, word for word
-
-
-def failure_reason(exc: BaseException) -> str:
-    """The reason extract_one would report for `exc`."""
-    return str(exc) if isinstance(exc, ClipretError) else f"{type(exc).__name__}: {exc}"
 
 
 def decode_clip_row(row: dict) -> dict:
@@ -48,10 +48,7 @@ def cpu_stage(row: dict) -> tuple[dict, dict | None]:
     Blocks run in layout order and stop at the first error, as extract_one's would; an error is kept
     with its block's position, since a neural block before it may fail first (and then wins).
     """
-    from clipret.features.profiles import get_profile
     from clipret.features.registry import get_extractor
-    from clipret.runtime.workers import decode_here
-
     start = time.monotonic()
     out = {"clip_id": row["clip_id"], "cache_path": row["cache_path"], "key": row["key"],
            "lyrics": row["lyrics"], "profile": row["profile"], "reason": "", "fatal": False,
@@ -64,7 +61,7 @@ def cpu_stage(row: dict) -> tuple[dict, dict | None]:
         prof = get_profile(row["profile"])
         # in this process, as a local pool worker decodes: a Ray worker is already a process of its own,
         # whose crash costs a retry, not the run (a child per clip would cost an interpreter start)
-        decoded = decode_here(row["media_path"], _decode_options(prof.decode_options, row))
+        decoded = decode_here(row["media_path"], for_task(prof.decode_options, row["timeout_s"], int(row["threads"])))
         out["decode_s"] = time.monotonic() - start
         for position, (block, name) in enumerate(layout(row["profile"])):
             if name not in CPU_EXTRACTORS:
@@ -74,27 +71,18 @@ def cpu_stage(row: dict) -> tuple[dict, dict | None]:
             except ModelUnavailable:
                 raise
             except Exception as exc:  # noqa: BLE001 - the clip fails, the corpus goes on
-                error = (position, failure_reason(exc))
+                error = (position, exception_reason(exc))
                 break
     except ModelUnavailable as exc:
         out.update(reason=str(exc), fatal=True)
     except Exception as exc:  # noqa: BLE001 - decoding failed: nothing goes to the actors
-        out["reason"] = failure_reason(exc)
+        out["reason"] = exception_reason(exc)
     else:
         out["duration_s"] = float(decoded.duration_s)
         done = {"blocks": blocks, "error": error, "clip": for_networks(decoded, prof.name)}
     out["seconds"] = time.monotonic() - start
     out["cpu_s"] = out["seconds"] - out["decode_s"] if out["decode_s"] else 0.0
     return out, done
-
-
-def _decode_options(options, row: dict):
-    """The profile's decode with the task's timeout, and its share of decoder threads where the decoder
-    has that option (as a local worker's)."""
-    changes = {"timeout_s": float(row["timeout_s"])}
-    if "decoder_threads" in {f.name for f in fields(options)}:
-        changes["decoder_threads"] = int(row["threads"])
-    return replace(options, **changes)
 
 
 _librosa_cache_loaded = False
@@ -106,20 +94,13 @@ def _load_librosa_cache() -> None:
     global _librosa_cache_loaded
     if _librosa_cache_loaded:
         return
-    try:
-        from clipret.features import jit_cache
-    except ImportError:  # a clipret without its own numba cache
-        jit_cache = None
-    if jit_cache is not None:
-        jit_cache.ensure_ready()
+    jit_cache.ensure_ready()
     _librosa_cache_loaded = True
 
 
 def for_networks(decoded, profile: str):
     """The decoded clip without what no network reads: the thumbs (only dynamics reads them), and the
     audio or frames when no network of the profile takes that modality (4-minute audio is ~20 MB)."""
-    from clipret.features.registry import EXTRACTORS
-
     modalities = {EXTRACTORS[name].modality for _, name in layout(profile) if name not in CPU_EXTRACTORS}
     return replace(decoded, thumbs=None, thumb_times=None,
                    audio=decoded.audio if "audio" in modalities else None,
@@ -156,15 +137,13 @@ class NeuralBlocks:
             except _CpuBlockFailed as exc:
                 out["reason"] = exc.reason
             except Exception as exc:  # noqa: BLE001 - one clip fails, the batch goes on
-                out["reason"] = failure_reason(exc)
+                out["reason"] = exception_reason(exc)
         out["neural_s"] = time.monotonic() - start
         out["seconds"] = float(row["seconds"]) + out["neural_s"]
         return out
 
     def _neural_blocks(self, row: dict, done: dict) -> dict[str, np.ndarray | None]:
         """Every block in layout order (the CPU ones already done); raises what extract_one would raise."""
-        from clipret.features.registry import get_extractor
-
         failed_at, reason = done["error"] or (None, "")
         features: dict[str, np.ndarray | None] = {}
         for position, (block, name) in enumerate(layout(str(row["profile"]))):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import subprocess
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -102,24 +103,44 @@ def _run_in_child(path: str, absolute: str, options: DecodeOptions) -> DecodedCl
         done = subprocess.run(command, input=pickle.dumps((absolute, options)), capture_output=True,
                               timeout=options.timeout_s)
     except subprocess.TimeoutExpired:
-        raise MediaError(f"{path}: decoding took longer than {options.timeout_s:g} s and was stopped.") from None
+        raise MediaError(decode_failure_message(path, "timeout", options.timeout_s, options.memory_mb)) from None
     if done.returncode != 0 or not done.stdout:
-        raise MediaError(f"{path}: the decoder crashed ({_describe_exit(done.returncode)}); "
-                         "the file is probably corrupt or truncated.")
+        raise MediaError(decode_failure_message(path, describe_exit(done.returncode), options.timeout_s,
+                                                options.memory_mb))
     status, payload = pickle.loads(done.stdout)
     if status == "ok":
         return payload
     raise MediaError(f"{path}: {payload}")
 
 
-def _describe_exit(exitcode: int | None) -> str:
-    if exitcode is None:
-        return "no exit code"
-    if exitcode < 0:
-        import signal
+def decode_failure_message(path, kind: str, timeout_s: float, memory_mb: int) -> str:
+    """The one sentence for a decoding child (or a worker while decoding) that failed: `kind` is "timeout",
+    "memory", a signal's name ("SIGSEGV") or "exit N"."""
+    if kind == "timeout":
+        return f"{path}: decoding took longer than {timeout_s:g} s and was stopped."
+    if kind == "memory":
+        return f"{path}: decoding needed more than {memory_mb} MB of memory and was stopped."
+    how = f"killed by {kind}" if kind.startswith("SIG") else kind
+    return f"{path}: the decoder crashed ({how}); the file is probably corrupt or truncated."
 
+
+def describe_exit(code: int | None, long: bool = False) -> str:
+    """A child's exit status in words: -11 → 'SIGSEGV' ('killed by SIGSEGV' when long); 1 → 'exit 1'."""
+    if code is None:
+        return "no exit code"
+    if code < 0:
         try:
-            return f"killed by {signal.Signals(-exitcode).name}"
+            name = signal.Signals(-code).name
         except ValueError:
-            return f"killed by signal {-exitcode}"
-    return f"exit code {exitcode}"
+            name = f"signal {-code}"
+        return f"killed by {name}" if long else name
+    return f"exit code {code}" if long else f"exit {code}"
+
+
+def for_task(options, timeout_s: float, decoder_threads: int = 0):
+    """A profile's decode options with one task's timeout and, where the decoder has that option and
+    `decoder_threads` > 0, its share of the decoder threads (a worker sharing the cores with others)."""
+    changes = {"timeout_s": float(timeout_s)}
+    if decoder_threads > 0 and "decoder_threads" in {f.name for f in fields(options)}:
+        changes["decoder_threads"] = int(decoder_threads)
+    return replace(options, **changes)

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clipret.errors import ClipretError, ExtractionFailed, MediaError
-from clipret.runtime.workers import Worker, WorkerFailed, WorkerOptions, decode_failure_message, decode_here, phase
+from clipret.runtime.failures import (
+    TaskLimits,
+    decode_failure,
+    rebuild_compiled_code,
+    same_signal_twice,
+    what_went_wrong,
+)
+from clipret.runtime.workers import Worker, WorkerFailed, WorkerOptions, decode_here, phase
 
 WORKERS_ENV = "CLIPRET_QUERY_WORKERS"  # how many queries may be extracted at once (default 2)
 
@@ -47,7 +54,7 @@ class QueryPool:
         self._idle: list[Worker] = []
         self._busy: dict[int, Worker] = {}  # pid → worker, for status and fault injection in tests
         self._count = 0  # idle + busy + starting
-        self._signal_deaths: dict[str, int] = {}  # "SIGSEGV" → deaths outside decoding, in a row
+        self._deaths: list[tuple[str, str]] = []  # (kind, phase) of the workers that died since a query worked
         self.closed = False
 
     # -- the public side -------------------------------------------------------------------------
@@ -80,7 +87,7 @@ class QueryPool:
         try:
             result = worker.call(function, path, lyrics, profile, decode_options, *rest)
             broken = False
-            self._signal_deaths.clear()
+            self._deaths.clear()
             return result
         except WorkerFailed as exc:
             raise _Crashed(self._explain(path, exc, decode_options)) from None
@@ -198,27 +205,19 @@ class QueryPool:
 
     # -- what went wrong, in one sentence ----------------------------------------------------------
     def _explain(self, path, exc: WorkerFailed, decode_options) -> ClipretError:
-        if exc.phase == "decode":
-            return MediaError(decode_failure_message(path, exc.kind, decode_options.timeout_s,
-                                                     self.options.memory_mb))
-        if exc.kind == "timeout":
-            what = f"took longer than {self.options.extract_timeout_s:g} s"
-        elif exc.kind == "memory":
-            what = f"needed more than {self.options.memory_mb} MB of memory"
-        else:
-            what = f"crashed ({'killed by ' if exc.kind.startswith('SIG') else ''}{exc.kind})"
+        limits = TaskLimits(decode_options.timeout_s, self.options.extract_timeout_s, self.options.memory_mb)
+        decoding = decode_failure(path, exc, limits)
+        if decoding is not None:
+            return MediaError(decoding)
         note = ""
-        if exc.kind.startswith("SIG"):
-            self._signal_deaths[exc.kind] = self._signal_deaths.get(exc.kind, 0) + 1
-            if self._signal_deaths[exc.kind] >= 2:  # twice the same way: do not trust the compiled code
-                from clipret.features import jit_cache
-
-                jit_cache.rebuild(f"query workers died twice by {exc.kind}")
-                self._signal_deaths.clear()
-                note = " librosa's numba cache was rebuilt, in case it was the cause."
-        name = Path(path).name
-        return ExtractionFailed(f"Extracting the features of {name} {what}; that process was replaced, so "
-                                f"the next query works — try again or try another file.{note}")
+        self._deaths.append((exc.kind, exc.phase))
+        if same_signal_twice(self._deaths):  # do not trust the compiled code
+            rebuild_compiled_code(f"query workers died twice by {exc.kind}")
+            self._deaths.clear()
+            note = " librosa's numba cache was rebuilt, in case it was the cause."
+        return ExtractionFailed(f"Extracting the features of {Path(path).name} {what_went_wrong(exc, limits)}; that "
+                                f"process was replaced, so the next query works — try again or try another "
+                                f"file.{note}")
 
 
 class _Crashed(Exception):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clipret.errors import ClipretError
+from clipret.media.decode import describe_exit
 
 _HEADER = struct.Struct("<Q")  # the length of each pickled message
 _POLL_S = 0.05  # how often a waiting parent checks the worker's liveness, memory and deadline
@@ -177,29 +178,6 @@ _live: weakref.WeakSet[Worker] = weakref.WeakSet()  # this process's workers, st
 def _stop_all() -> None:
     for worker in list(_live):
         _kill_group(worker.pid)
-
-
-def decode_failure_message(path, kind: str, timeout_s: float, memory_mb: int) -> str:
-    """The sentence clipret.media.decode.decode gives when its decoding child fails the same way."""
-    if kind == "timeout":
-        return f"{path}: decoding took longer than {timeout_s:g} s and was stopped."
-    if kind == "memory":
-        return f"{path}: decoding needed more than {memory_mb} MB of memory and was stopped."
-    how = f"killed by {kind}" if kind.startswith("SIG") else kind
-    return f"{path}: the decoder crashed ({how}); the file is probably corrupt or truncated."
-
-
-def describe_exit(code: int | None, long: bool = False) -> str:
-    """-11 → 'SIGSEGV' ('killed by SIGSEGV' when long); 1 → 'exit 1'."""
-    if code is None:
-        return "no exit code"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"killed by {name}" if long else name
-    return f"exit code {code}" if long else f"exit {code}"
 
 
 def _read_exactly(fd: int, n: int) -> bytes:
