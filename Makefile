@@ -38,13 +38,14 @@ lint: setup
 bench: setup
 	$(PY) -m bench
 
-# The real-music development set (README: Evaluation): Debian's game soundtracks laid out as
-# $(REAL_MUSIC_DIR)/<label>/<track>.ogg (downloaded once), indexed into its own data dir, then the
-# evaluation table: every space, the paper's autoencoder beside the default encoder, per label.
+# The real-music development set (docs/evaluation.md): Debian's game soundtracks laid out as
+# $(REAL_MUSIC_DIR)/<label>/<track>.ogg by bench/real_music_dev.sh (downloaded once; tracks selected by
+# file size, the 108 that docs/evaluation.md reports), indexed into its own data dir, then the evaluation
+# table: every space, the paper's autoencoder beside the default encoder, per label.
 REAL_MUSIC_DIR ?= $(DATA_DIR)/real-music
 REAL_MUSIC_DATA ?= $(DATA_DIR)/realdev
 real-music-eval: setup
-	test -d $(REAL_MUSIC_DIR) && [ -n "$$(ls $(REAL_MUSIC_DIR))" ] || bash ../shared/data/real-music-dev.sh $(REAL_MUSIC_DIR)
+	test -d $(REAL_MUSIC_DIR) && [ -n "$$(ls $(REAL_MUSIC_DIR))" ] || DURATION_TOOL=size bash bench/real_music_dev.sh $(REAL_MUSIC_DIR)
 	$(VENV)/bin/clipret --data-dir $(REAL_MUSIC_DATA) --collection realdev build --from folder --path $(REAL_MUSIC_DIR)
 	$(PY) -m bench real_music --data-dir $(REAL_MUSIC_DATA) --collection realdev
 

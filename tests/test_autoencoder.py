@@ -97,8 +97,11 @@ def test_modality_dropout_blanks_one_whole_block():
 
 
 def test_input_errors():
+    unfit = Autoencoder(10, modality_dropout=0.3)  # parameters are checked by fit, not the constructor
     with pytest.raises(ValueError, match="block_slices"):
-        Autoencoder(10, modality_dropout=0.3)
+        unfit.fit(np.zeros((8, 10), np.float32))
+    with pytest.raises(ValueError, match="do not fit inside"):
+        Autoencoder(10, modality_dropout=0.3, block_slices={"a": slice(0, 11)}).fit(np.zeros((8, 10)))
     with pytest.raises(ClipretError, match="not trained"):
         small().transform(tiny_data())
     model = small(epochs=1).fit(tiny_data())
@@ -156,7 +159,7 @@ def test_early_stopping_keeps_the_best_held_out_epoch(tmp_path):
 
 def test_unknown_objective_is_refused():
     with pytest.raises(ValueError, match="objective"):
-        Autoencoder(4, objective="contrastive-magic")
+        Autoencoder(4, objective="contrastive-magic").fit(np.zeros((8, 4), np.float32))
 
 
 def test_residual_encoder_starts_at_the_inputs_own_geometry_and_round_trips(tmp_path):
@@ -174,4 +177,97 @@ def test_residual_encoder_starts_at_the_inputs_own_geometry_and_round_trips(tmp_
     assert loaded.config()["architecture"] == "residual"
     np.testing.assert_array_equal(loaded.transform(X), trained.transform(X))
     with pytest.raises(ValueError, match="architecture"):
-        Autoencoder(4, architecture="transformer")
+        Autoencoder(4, architecture="transformer").fit(np.zeros((8, 4), np.float32))
+
+
+# ---- the scikit-learn estimator contract ----------------------------------------------------------
+
+def test_sklearn_contract_params_stored_unchanged_clone_and_round_trip():
+    from sklearn.base import BaseEstimator, clone
+    from sklearn.utils.estimator_checks import check_get_params_invariance, check_no_attributes_set_in_init
+
+    # the parameter names are exactly what sklearn's own BaseEstimator finds in the signature
+    assert Autoencoder._get_param_names() == BaseEstimator._get_param_names.__func__(Autoencoder)
+    assert len(Autoencoder._get_param_names()) == 21
+    slices = {"a": slice(0, 6), "b": slice(6, 12)}
+    hidden = [16, 8]  # a list stays a list: the constructor converts nothing
+    model = small(epochs="2", modality_dropout=0.5, block_slices=slices, objective="neighbours")
+    model.set_params(hidden=hidden, lr=1e-2)
+    params = model.get_params()
+    assert params["hidden"] is hidden and params["block_slices"] is slices and params["epochs"] == "2"
+    assert params["lr"] == 1e-2 and params["input_dim"] == 12 and params["device"] == "cpu"
+    check_no_attributes_set_in_init("Autoencoder", small())
+    check_get_params_invariance("Autoencoder", model)
+    copy = clone(model)
+    assert copy is not model and copy.get_params() == params
+    with pytest.raises(ValueError, match="Invalid parameter 'latent'"):
+        model.set_params(latent=3)
+    # a fitted attribute exists only after fit, and clone leaves it behind
+    assert not hasattr(model, "network_") and not hasattr(model, "loss_history_")
+    model.fit(tiny_data())
+    assert len(model.loss_history_) == 2 and model.get_params() == params  # fit converted nothing in place
+    assert not hasattr(clone(model), "network_")
+    assert repr(model).startswith("Autoencoder(") and "latent_dim=4" in repr(model)
+
+
+def test_saved_config_is_get_params_and_a_new_parameter_needs_no_persistence_code(tmp_path):
+    import json
+
+    model = small(epochs=1, noise=0.25).fit(tiny_data())
+    model.save(tmp_path / "ae")
+    saved = json.loads((tmp_path / "ae" / "config.json").read_text())
+    expected = {k: v for k, v in model.get_params().items() if k not in ("device", "progress")}
+    expected["hidden"], expected["block_slices"] = [16, 8], {}
+    assert {k: saved[k] for k in expected} == expected
+    assert set(saved) - set(expected) == {"loss_history", "fit_seconds", "best_epoch", "validation_history"}
+    assert Autoencoder.load(tmp_path / "ae").get_params() == {**model.get_params(), "hidden": (16, 8),
+                                                              "block_slices": {}}
+
+    class Wider(Autoencoder):  # a new parameter: in the signature, stored; save and load need nothing more
+        def __init__(self, input_dim, latent_dim=4, hidden=(16, 8), epochs=1, extra_scale: float = 1.0):
+            super().__init__(input_dim, latent_dim=latent_dim, hidden=hidden, epochs=epochs)
+            self.extra_scale = extra_scale
+
+    wide = Wider(12, extra_scale=3.5).fit(tiny_data())
+    wide.save(tmp_path / "wide")
+    assert json.loads((tmp_path / "wide" / "config.json").read_text())["extra_scale"] == 3.5
+    loaded = Wider.load(tmp_path / "wide")
+    assert loaded.extra_scale == 3.5
+    np.testing.assert_array_equal(loaded.transform(tiny_data()), wide.transform(tiny_data()))
+
+
+def test_an_artifact_with_an_unknown_setting_is_refused(tmp_path):
+    import json
+
+    small(epochs=1).fit(tiny_data()).save(tmp_path / "ae")
+    config = json.loads((tmp_path / "ae" / "config.json").read_text())
+    (tmp_path / "ae" / "config.json").write_text(json.dumps({**config, "warp_factor": 9}))
+    with pytest.raises(ClipretError, match="warp_factor"):
+        Autoencoder.load(tmp_path / "ae")
+
+
+def test_an_artifact_saved_before_the_newer_settings_loads_with_their_defaults(tmp_path):
+    import json
+
+    model = small(epochs=1).fit(tiny_data())
+    model.save(tmp_path / "ae")
+    config = json.loads((tmp_path / "ae" / "config.json").read_text())
+    for key in ("objective", "weight_decay", "noise", "architecture", "best_epoch", "validation_history"):
+        del config[key]  # the first saved format had none of these
+    (tmp_path / "ae" / "config.json").write_text(json.dumps(config))
+    loaded = Autoencoder.load(tmp_path / "ae")
+    assert (loaded.objective, loaded.architecture, loaded.best_epoch_) == ("reconstruction", "paper", 1)
+    np.testing.assert_array_equal(loaded.transform(tiny_data()), model.transform(tiny_data()))
+
+
+def test_networks_are_module_level_and_picklable():
+    import pickle
+
+    from clipret.embedding import networks
+
+    model = small(epochs=1, architecture="residual").fit(tiny_data())
+    assert type(model.network_) is networks.ResidualNet
+    assert type(model.network_.encoder) is networks.ResidualEncoder
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.transform(tiny_data()), model.transform(tiny_data()))
+    assert type(small(epochs=0).fit(tiny_data()).network_) is networks.AutoencoderNet

@@ -59,7 +59,7 @@ def test_missing_block_is_zero_and_presence_false():
 
 
 def test_block_slices_and_modality_vectors():
-    fusion = FeatureFusion(BLOCKS)
+    fusion = FeatureFusion(BLOCKS).fit(three_clips())  # fitted attributes, as scikit-learn's, come from fit
     assert fusion.block_slices_ == {"audio": slice(0, 2), "video": slice(2, 3), "dynamics": slice(3, 4),
                                     "lyrics": slice(4, 6)}
     X = np.arange(12, dtype=np.float32).reshape(2, 6)
@@ -90,7 +90,7 @@ def test_wrong_shape_and_unfitted_errors_are_clear():
     with pytest.raises(ClipretError, match="shape"):
         fusion.fit(three_clips()).modality_vectors(np.zeros((2, 5)))
     with pytest.raises(ValueError, match="unique"):
-        FeatureFusion([Block("a", "audio", 1), Block("a", "video", 1)])
+        FeatureFusion([Block("a", "audio", 1), Block("a", "video", 1)]).fit(three_clips())
 
 
 def test_balanced_weights_by_modality_and_by_block():
@@ -121,7 +121,7 @@ def test_weighting_scales_standardised_blocks_and_survives_save_load(tmp_path):
     s = np.sqrt(2 / 3)
     np.testing.assert_allclose(loaded.transform(query)[0, :2], np.array([2 / s, -2 / s]) * 2 ** -0.5, rtol=1e-6)
     with pytest.raises(ValueError, match="weighting"):
-        FeatureFusion(BLOCKS, weighting="loud")
+        FeatureFusion(BLOCKS, weighting="loud").fit(three_clips())
 
 
 def test_a_fusion_saved_before_weighting_loads_unweighted(tmp_path):

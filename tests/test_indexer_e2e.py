@@ -10,6 +10,7 @@ import pytest
 from clipret.cli import main
 from clipret.config import Settings
 from clipret.embedding.artifacts import read_manifest
+from clipret.search.engine import SearchEngine
 from clipret.sources.corpus import ClipRecord, read_clips
 from clipret.store import ClipStore
 
@@ -164,9 +165,14 @@ def test_add_file_is_its_own_nearest_neighbour(built, tone_clip, capsys):
         added = store.get_clip("clips", clip_id, with_vectors=True)
         assert added is not None and added.payload["title"] == "A tone" and added.payload["genre"] == "soul"
         assert PAYLOAD_KEYS <= set(added.payload)
-        hits = store.search("clips", "fused", added.vectors["fused"], k=3)
-        assert hits[0].clip_id == clip_id and hits[0].score == pytest.approx(1.0, abs=1e-4)
         assert store.count("clips") == 28
+    # the file itself, queried as an upload is, finds the clip it became
+    engine = SearchEngine(settings)
+    try:
+        hits = engine.search_by_file(tone_clip, k=3)
+    finally:
+        engine.store.close()
+    assert hits[0].clip_id == clip_id and hits[0].score == pytest.approx(1.0, abs=1e-4)
     assert run_cli(settings, "add", "https://example.com/video.mp4") == 1
     assert "error:" in capsys.readouterr().err
     assert run_cli(settings, "add", str(tone_clip) + ".missing") == 1

@@ -44,8 +44,9 @@ def test_blocks_are_100_frames_side_by_side_and_short_input_is_padded():
 
 
 def test_our_network_is_aisfx_network_with_its_weights():
-    torch = pytest.importorskip("torch")
-    cnn2d = pytest.importorskip("aisfx.models.cnn2d")
+    import torch
+    from aisfx.models import cnn2d
+
     from clipret.features.learned_audio import checkpoint_path
 
     ours = load_network("cpu")

@@ -1,6 +1,5 @@
 """clipret.media.decode.decode: known answers on generated clips, and clear errors on broken ones."""
 
-import os
 import subprocess
 import sys
 
@@ -102,13 +101,45 @@ def test_timeout_stops_the_child(tone_clip):
         decode(tone_clip, DecodeOptions(timeout_s=0.01))
 
 
-def test_crash_in_child_is_a_media_error(tone_clip, monkeypatch):
+def fake_decoder(tmp_path, monkeypatch, python_code: str) -> None:
+    """Make the decoding child `sys.executable -m clipret.media.child` a real interpreter running `python_code`
+    instead: a script in place of sys.executable that reads the pickled request, as the child does, then runs it."""
+    script = tmp_path / "decoder-child"
+    script.write_text("#!/bin/sh\n"
+                      "ulimit -c 0\n"  # no core file from the crash
+                      f'exec "{sys.executable}" -c '
+                      f'"import pickle, sys; pickle.load(sys.stdin.buffer); {python_code}"\n')
+    script.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(script))
+
+
+@pytest.mark.parametrize(
+    "python_code, signal_name",
+    [
+        ("import ctypes; ctypes.string_at(0)", "SIGSEGV"),  # a real read of address 0, as a crashing FFmpeg
+        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "SIGKILL"),  # as the kernel's OOM killer
+    ],
+)
+def test_decoder_killed_by_a_signal_is_a_media_error(tone_clip, tmp_path, monkeypatch, python_code, signal_name):
     # A decoder that dies by a signal (as FFmpeg can on hostile input) must not take the caller down.
-    monkeypatch.setenv("PYTHONPATH", "")
-    monkeypatch.setattr(sys, "executable", "/bin/false")
-    with pytest.raises(MediaError, match="crashed"):
+    fake_decoder(tmp_path, monkeypatch, python_code)
+    with pytest.raises(MediaError) as info:
         decode(tone_clip)
-    assert os.getpid() > 0  # still here
+    assert type(info.value) is MediaError
+    assert str(info.value) == (f"{tone_clip}: the decoder crashed (killed by {signal_name}); the file is "
+                               "probably corrupt or truncated.")
+    monkeypatch.undo()  # the real decoder again: this process decodes on as before
+    assert dominant_frequency(decode(tone_clip).audio, SAMPLE_RATE) == pytest.approx(440, abs=2)
+
+
+def test_decoder_exiting_with_an_error_is_a_media_error(tone_clip, monkeypatch):
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # exits 1 at once, writes nothing
+    with pytest.raises(MediaError) as info:
+        decode(tone_clip)
+    assert str(info.value) == (f"{tone_clip}: the decoder crashed (exit 1); the file is probably corrupt or "
+                               "truncated.")
+    monkeypatch.undo()
+    assert decode(tone_clip).has_audio
 
 
 def test_import_clipret_is_light():

@@ -50,13 +50,21 @@ def long_audio_clip(tmp_path):
     return path
 
 
-def kill_when_extracting(pool: QueryPool, sig=signal.SIGSEGV, timeout: float = 600) -> threading.Thread:
-    """A thread that sends `sig` to the first busy worker seen in the 'extract' step."""
+def kill_when_extracting(pool: QueryPool, sig=signal.SIGSEGV, timeout: float = 600,
+                         settle_s: float = 0.3) -> threading.Thread:
+    """A thread that sends `sig` to the first busy worker seen in the 'extract' step for `settle_s`.
+
+    Not the first one seen there at all: the half of a query with no video stream is in 'extract' for
+    milliseconds, and a signal that lands after its answer was sent kills nothing the query waits for."""
     def watch():
         deadline = time.monotonic() + timeout
+        extracting_since: dict[int, float] = {}
         while time.monotonic() < deadline:
+            now = time.monotonic()
             for worker in pool.busy_workers():
-                if worker.phase == "extract":
+                if worker.phase != "extract":
+                    extracting_since.pop(worker.pid, None)
+                elif now - extracting_since.setdefault(worker.pid, now) >= settle_s:
                     worker.kill(sig)
                     return
             time.sleep(0.005)

@@ -6,9 +6,11 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from clipret.embedding.estimator import EstimatorParams
 from clipret.errors import ClipretError
 from clipret.files import save_npz_atomic, write_json_atomic
 
@@ -32,7 +34,7 @@ class _Block:
     columns: tuple[str, ...] = ()
 
 
-class FeatureFusion:
+class FeatureFusion(EstimatorParams):
     """Concatenate blocks in order, standardise each column on the rows where its block is present, then
     multiply each block by its weight (see WEIGHTINGS), so no modality outvotes another by its width.
 
@@ -41,31 +43,24 @@ class FeatureFusion:
     Zero-variance columns get scale 1 (as sklearn's StandardScaler). A block never present in `fit`
     keeps mean 0 and scale 1 (`n_present_[name] == 0` tells). The weights are saved with the scaler and
     applied to a query exactly as to the collection.
+
+    fit sets block_slices_ ({name: columns}), block_weights_ ({name: weight}), mean_, scale_ (D,) and
+    n_present_ ({name: clips with the block}).
     """
 
     def __init__(self, blocks: Sequence[object], weighting: str = DEFAULT_WEIGHTING):
-        if weighting not in WEIGHTINGS:
-            raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+        self.blocks = blocks
         self.weighting = weighting
-        self.blocks = tuple(blocks)
-        names = [b.name for b in self.blocks]
-        if not names:
-            raise ValueError("FeatureFusion needs at least one block")
-        if len(set(names)) != len(names):
-            raise ValueError(f"block names must be unique, got {names}")
-        self.block_slices_: dict[str, slice] = {}
-        start = 0
-        for block in self.blocks:
-            if int(block.dim) <= 0:
-                raise ValueError(f"block {block.name!r} has dim {block.dim}; it must be positive")
-            self.block_slices_[block.name] = slice(start, start + int(block.dim))
-            start += int(block.dim)
-        self.dim = start
-        self.block_weights_ = block_weights(self.blocks, weighting)  # {block name: weight}
+
+    @property
+    def dim(self) -> int:
+        """D, the fused width: the sum of the blocks' dims."""
+        return sum(int(block.dim) for block in self.blocks)
 
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, features: Sequence[Features]) -> FeatureFusion:
         """Learn per-column mean and scale of every block from the clips where it is present."""
+        self._fit_layout()
         if len(features) == 0:
             raise ClipretError("cannot fit the feature fusion on zero clips: extract features first")
         means, scales, n_present = [], [], {}
@@ -85,6 +80,25 @@ class FeatureFusion:
         self.scale_ = np.concatenate(scales)  # (D,)
         self.n_present_ = n_present
         return self
+
+    def _fit_layout(self) -> None:
+        """Validate the parameters; set block_slices_ and block_weights_ (what fit and load share)."""
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {self.weighting!r}")
+        names = [b.name for b in self.blocks]
+        if not names:
+            raise ValueError("FeatureFusion needs at least one block")
+        if len(set(names)) != len(names):
+            raise ValueError(f"block names must be unique, got {names}")
+        slices: dict[str, slice] = {}
+        start = 0
+        for block in self.blocks:
+            if int(block.dim) <= 0:
+                raise ValueError(f"block {block.name!r} has dim {block.dim}; it must be positive")
+            slices[block.name] = slice(start, start + int(block.dim))
+            start += int(block.dim)
+        self.block_slices_ = slices
+        self.block_weights_ = block_weights(self.blocks, self.weighting)  # {block name: weight}
 
     def transform(self, features: Sequence[Features]) -> np.ndarray:
         """(N, D) float32: standardised, weighted blocks; zeros where a block is missing."""
@@ -110,6 +124,7 @@ class FeatureFusion:
 
     def modality_vectors(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """Split fused rows (N, D) into {modality: (N, d_m)}, the columns of that modality's blocks."""
+        self._check_fitted()
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.dim:
             raise ClipretError(f"fused vectors must have shape (N, {self.dim}), got {X.shape}")
@@ -119,16 +134,21 @@ class FeatureFusion:
         return {m: np.concatenate(parts, axis=1) for m, parts in by_modality.items()}
 
     # ---- persistence ---------------------------------------------------------------------------
+    # config.json: the parameters (get_params) + what fit learned besides the scaler
+    _ENCODE = {"blocks": lambda blocks: [{"name": b.name, "modality": b.modality, "dim": int(b.dim),
+                                          "columns": list(getattr(b, "columns", ()) or ())} for b in blocks]}
+    _FITTED_KEYS = ("n_present", "block_weights")
+    # an index saved before weighting existed was built unweighted: load it as it was built
+    _MISSING = {"weighting": "none"}
+
     def save(self, directory: str | Path) -> Path:
-        """config.json (blocks, counts) + scaler.npz (mean, scale) in `directory`."""
+        """config.json (parameters, counts, weights) + scaler.npz (mean, scale) in `directory`."""
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        blocks = [{"name": b.name, "modality": b.modality, "dim": int(b.dim),
-                   "columns": list(getattr(b, "columns", ()) or ())} for b in self.blocks]
         save_npz_atomic(directory / "scaler.npz", mean=self.mean_, scale=self.scale_)
-        write_json_atomic(directory / "config.json", {"blocks": blocks, "n_present": self.n_present_,
-                                                      "weighting": self.weighting,
+        write_json_atomic(directory / "config.json", {**self._saved_params(self._ENCODE),
+                                                      "n_present": self.n_present_,
                                                       "block_weights": self.block_weights_})
         return directory
 
@@ -139,22 +159,20 @@ class FeatureFusion:
             config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
             with np.load(directory / "scaler.npz") as arrays:
                 mean, scale = arrays["mean"], arrays["scale"]
-        except (OSError, KeyError, ValueError) as exc:
+            params = cls._params_from_config(config, cls._FITTED_KEYS, {"blocks": _decode_blocks}, cls._MISSING)
+            n_present = {k: int(v) for k, v in config["n_present"].items()}
+        except (OSError, KeyError, ValueError, TypeError) as exc:
             raise ClipretError(
                 f"cannot load the feature fusion from {directory}: {exc}; rebuild the index") from exc
-        block_type = _block_type()
-        blocks = [block_type(b["name"], b["modality"], int(b["dim"]), tuple(b.get("columns", ())))
-                  for b in config["blocks"]]
-        # an index saved before weighting existed was built unweighted: load it as it was built
-        fusion = cls(blocks, weighting=config.get("weighting", "none"))
+        fusion = cls(**params)
+        fusion._fit_layout()
         saved = config.get("block_weights")
         if saved is not None and any(abs(saved[k] - w) > 1e-9 for k, w in fusion.block_weights_.items()):
             raise ClipretError(f"{directory}/config.json has block weights {saved} that its weighting "
                                f"'{fusion.weighting}' does not give: rebuild the index")
         if mean.shape != (fusion.dim,) or scale.shape != (fusion.dim,):
             raise ClipretError(f"{directory}/scaler.npz does not match its config ({fusion.dim} columns)")
-        fusion.mean_, fusion.scale_ = mean, scale
-        fusion.n_present_ = {k: int(v) for k, v in config["n_present"].items()}
+        fusion.mean_, fusion.scale_, fusion.n_present_ = mean, scale, n_present
         return fusion
 
     # ---- helpers -------------------------------------------------------------------------------
@@ -177,6 +195,11 @@ class FeatureFusion:
     def _check_fitted(self) -> None:
         if not hasattr(self, "mean_"):
             raise ClipretError("the feature fusion is not fitted: call fit() or load() first")
+
+
+def _decode_blocks(saved: Sequence[Mapping[str, Any]]) -> tuple:
+    block_type = _block_type()
+    return tuple(block_type(b["name"], b["modality"], int(b["dim"]), tuple(b.get("columns", ()))) for b in saved)
 
 
 def block_weights(blocks: Sequence[object], weighting: str = DEFAULT_WEIGHTING) -> dict[str, float]:

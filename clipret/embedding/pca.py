@@ -7,12 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
+from clipret.embedding.estimator import EstimatorParams
 from clipret.errors import ClipretError
 from clipret.files import save_npz_atomic, write_json_atomic
 
 
-class PCAProjection:
-    """PCA(X) with up to `n_components` components, capped by the number of clips and columns."""
+class PCAProjection(EstimatorParams):
+    """PCA(X) with up to `n_components` components, capped by the number of clips and columns.
+
+    A scikit-learn style estimator (clipret.embedding.estimator): fit (or load) sets mean_, components_ and
+    explained_variance_ratio_; config.json holds get_params().
+    """
 
     def __init__(self, n_components: int = 256, seed: int = 0):
         self.n_components = n_components
@@ -32,8 +37,7 @@ class PCAProjection:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """(N, D) → (N, k) float32."""
-        if not hasattr(self, "components_"):
-            raise ClipretError("the PCA is not fitted: call fit() or load() first")
+        self._check_fitted()
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.mean_.shape[0]:
             raise ClipretError(f"PCA expects (N, {self.mean_.shape[0]}) features, got {X.shape}")
@@ -44,10 +48,12 @@ class PCAProjection:
         return int(self.components_.shape[0])
 
     def save(self, directory: str | Path) -> Path:
+        """pca.npz (mean, components, explained variance ratio) + config.json (the parameters)."""
+        self._check_fitted()
         directory = Path(directory)
         save_npz_atomic(directory / "pca.npz", mean=self.mean_, components=self.components_,
                         explained_variance_ratio=self.explained_variance_ratio_)
-        write_json_atomic(directory / "config.json", {"n_components": self.n_components, "seed": self.seed})
+        write_json_atomic(directory / "config.json", self._saved_params())
         return directory
 
     @classmethod
@@ -56,9 +62,13 @@ class PCAProjection:
         try:
             config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
             with np.load(directory / "pca.npz") as arrays:
-                pca = cls(int(config["n_components"]), int(config["seed"]))
+                pca = cls(**cls._params_from_config(config))
                 pca.mean_, pca.components_ = arrays["mean"], arrays["components"]
                 pca.explained_variance_ratio_ = arrays["explained_variance_ratio"]
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, TypeError) as exc:
             raise ClipretError(f"cannot load the PCA from {directory}: {exc}; rebuild the index") from exc
         return pca
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "components_"):
+            raise ClipretError("the PCA is not fitted: call fit() or load() first")

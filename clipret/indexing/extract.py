@@ -265,7 +265,7 @@ class _PoolRun:
 
     def _after_death(self, task: ClipTask, deaths: tuple[tuple[str, str], ...], exc) -> None:
         limits = TaskLimits(task.timeout_s, EXTRACT_TIMEOUT_S, self.memory_mb)
-        if exc.kind in ("timeout", "memory") or exc.phase == "start":
+        if exc.kind in ("timeout", "memory"):
             self.results.put(ClipOutcome(task.clip_id, False, _limit_reason(task, exc, limits)))
             return
         deaths = (*deaths, (exc.kind, exc.phase))

@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from clipret.config import Settings
-from clipret.errors import ClipretError, IndexNotFound, StoreUnavailable
+from clipret.errors import ClipretError, IndexNotFound, ModelUnavailable, StoreUnavailable
 from clipret.search.engine import SearchEngine
 
 BUILD_COMMAND = "clipret build --from demo"
@@ -86,8 +86,30 @@ def no_index_message(s: Settings) -> None:
     st.caption("`make run` does the same before starting the app; `clipret --help` lists "
                "the other sources (a folder of videos, YouTube playlists).")
     # Where no shell is at hand (Streamlit Community Cloud runs no entrypoint), build it from here.
-    if st.button("Build the demo index now", key="build_demo", type="primary"):
+    missing = demo_build_missing(s)
+    if missing:
+        st.error(missing)
+    elif st.button("Build the demo index now", key="build_demo", type="primary"):
         build_demo_index(s)
+
+
+def demo_build_missing(s: Settings) -> str | None:
+    """One sentence saying what this installation lacks to build the demo index, or None. The aisfx
+    weights come from requirements-nodeps.txt (`pip install --no-deps`), which a host that installs
+    only requirements.txt (Streamlit Community Cloud) never runs."""
+    from clipret.features.learned_audio import checkpoint_path
+    from clipret.features.profiles import layout
+
+    try:
+        if "aisfx" in {extractor for _, extractor in layout(s.profile)}:
+            checkpoint_path()
+    except ModelUnavailable:
+        return ("The demo index cannot be built here: the portable profile's aisfx audio weights are not "
+                "installed (they need `pip install --no-deps -r requirements-nodeps.txt`, which Streamlit "
+                "Community Cloud does not run).")
+    except ClipretError as exc:
+        return str(exc)
+    return None
 
 
 @st.cache_resource
