@@ -98,7 +98,7 @@ def mfcc_baseline(data, profile) -> np.ndarray:
 
 
 def study(data, profile, epochs: int, seeds: int) -> tuple[dict, dict, dict]:
-    """({space: X}, {space: description}, {encoder: info}): every space the README's tables compare."""
+    """({space: X}, {space: description}, {encoder: info}): every space the tables of docs/evaluation.md compare."""
     from clipret.embedding.neighbours import knn_overlap
     from clipret.embedding.pca import PCAProjection
 

@@ -11,7 +11,7 @@ engine = resources.engine_or_stop()
 payloads = resources.clip_payloads(engine)
 maps = views.available_maps(payloads)
 if not maps:
-    st.warning("This index stores no 2-D maps: rebuild it with `python -m indexer build`.")
+    st.warning("This index stores no 2-D maps: rebuild it with `clipret build`.")
     st.stop()
 genres = views.genres_of(payloads)
 

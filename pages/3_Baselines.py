@@ -23,7 +23,7 @@ share_box("baselines", state, resources.settings().public_url)
 
 evaluation = engine.manifest.get("evaluation") or {}
 if not evaluation.get("spaces"):
-    st.info("This index has no evaluation yet: run `python -m indexer evaluate`.")
+    st.info("This index has no evaluation yet: run `clipret evaluate`.")
     st.stop()
 st.header("Evaluation")
 st.caption(f"Leave-one-out over {evaluation.get('n_clips', len(payloads))} clips: each clip queries the "

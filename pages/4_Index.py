@@ -36,4 +36,4 @@ with right:
                f"{training.get('paper_epochs', 600)}){loss_text}.")
 with st.expander("Timings and package versions"):
     st.json({"timings_s": manifest.get("timings", {}), "packages": manifest.get("packages", {})})
-st.caption("Grow the index with `python -m indexer add …`; rebuild with `python -m indexer build`.")
+st.caption("Grow the index with `clipret add …`; rebuild with `clipret build`.")

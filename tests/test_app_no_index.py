@@ -54,3 +54,18 @@ def test_the_build_button_runs_the_indexer_and_reports_a_failure(tmp_path, monke
     assert any("error: no disk space" in c.value for c in at.code)
     assert asked[0][1:3] == ["-m", "clipret"]
     assert asked[0][-4:] == ["--data-dir", str(tmp_path), "--quiet", "ensure-demo"]
+
+
+def test_without_the_aisfx_weights_the_page_says_what_is_missing_instead_of_a_build_button(tmp_path, monkeypatch):
+    """A host that installed only requirements.txt (Streamlit Community Cloud) has no aisfx package: the
+    page says so in one sentence rather than offering a build that would fail."""
+    import sys
+
+    use_data_dir(monkeypatch, tmp_path)
+    monkeypatch.setitem(sys.modules, "aisfx", None)  # what the import system treats as not installed
+    at = open_page(None)
+    assert not at.exception
+    assert texts(at.error) == ["The demo index cannot be built here: the portable profile's aisfx audio weights "
+                               "are not installed (they need `pip install --no-deps -r requirements-nodeps.txt`, "
+                               "which Streamlit Community Cloud does not run)."]
+    assert "build_demo" not in [b.key for b in at.button]

@@ -4,8 +4,12 @@ Autoencoder, PCAProjection), so a parameter is declared once, in __init__'s sign
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from clipret.errors import ClipretError
 
@@ -96,3 +100,17 @@ def _same_value(a: Any, b: Any) -> bool:
         return bool(a == b) and type(a) is type(b)
     except (TypeError, ValueError):  # arrays and the like: show them
         return False
+
+
+def read_saved(directory: str | Path, what: str, arrays_file: str,
+               read: Callable[[dict[str, Any], dict[str, np.ndarray]], Any]):
+    """read(config, arrays) of an estimator saved in `directory` (config.json and `arrays_file`); any
+    unreadable or missing part is one ClipretError naming `what`: 'cannot load the PCA from …'."""
+    directory = Path(directory)
+    try:
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        with np.load(directory / arrays_file) as saved:
+            arrays = {name: saved[name] for name in saved.files}
+        return read(config, arrays)
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise ClipretError(f"cannot load the {what} from {directory}: {exc}; rebuild the index") from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from clipret.embedding.estimator import EstimatorParams
+from clipret.embedding.estimator import EstimatorParams, read_saved
 from clipret.errors import ClipretError
 from clipret.files import save_npz_atomic, write_json_atomic
 
@@ -154,16 +153,12 @@ class FeatureFusion(EstimatorParams):
 
     @classmethod
     def load(cls, directory: str | Path) -> FeatureFusion:
-        directory = Path(directory)
-        try:
-            config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-            with np.load(directory / "scaler.npz") as arrays:
-                mean, scale = arrays["mean"], arrays["scale"]
+        def read(config, arrays):
             params = cls._params_from_config(config, cls._FITTED_KEYS, {"blocks": _decode_blocks}, cls._MISSING)
             n_present = {k: int(v) for k, v in config["n_present"].items()}
-        except (OSError, KeyError, ValueError, TypeError) as exc:
-            raise ClipretError(
-                f"cannot load the feature fusion from {directory}: {exc}; rebuild the index") from exc
+            return config, arrays["mean"], arrays["scale"], params, n_present
+
+        config, mean, scale, params, n_present = read_saved(directory, "feature fusion", "scaler.npz", read)
         fusion = cls(**params)
         fusion._fit_layout()
         saved = config.get("block_weights")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from clipret.embedding.estimator import EstimatorParams
+from clipret.embedding.estimator import EstimatorParams, read_saved
 from clipret.errors import ClipretError
 from clipret.files import save_npz_atomic, write_json_atomic
 
@@ -58,16 +57,13 @@ class PCAProjection(EstimatorParams):
 
     @classmethod
     def load(cls, directory: str | Path) -> PCAProjection:
-        directory = Path(directory)
-        try:
-            config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-            with np.load(directory / "pca.npz") as arrays:
-                pca = cls(**cls._params_from_config(config))
-                pca.mean_, pca.components_ = arrays["mean"], arrays["components"]
-                pca.explained_variance_ratio_ = arrays["explained_variance_ratio"]
-        except (OSError, KeyError, ValueError, TypeError) as exc:
-            raise ClipretError(f"cannot load the PCA from {directory}: {exc}; rebuild the index") from exc
-        return pca
+        def read(config, arrays):
+            pca = cls(**cls._params_from_config(config))
+            pca.mean_, pca.components_ = arrays["mean"], arrays["components"]
+            pca.explained_variance_ratio_ = arrays["explained_variance_ratio"]
+            return pca
+
+        return read_saved(directory, "PCA", "pca.npz", read)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "components_"):

@@ -33,11 +33,11 @@ DEMO_EPOCHS = 150
 # (p = 0.5: 0.479 / 0.404); 600 epochs, seed 0, 0.449 / 0.371 → 0.469 / 0.390.
 DEFAULT_MODALITY_DROPOUT = 0.25
 # "neighbours" (default): the paper's encoder network trained to keep each clip's input-space neighbours,
-# stopped early on held-out clips (README: Evaluation); "paper": the paper's exact pipeline, plain
+# stopped early on held-out clips (docs/evaluation.md); "paper": the paper's exact pipeline, plain
 # concatenation of the standardised blocks and the reconstruction autoencoder, no modality dropout.
 ENCODERS = ("neighbours", "paper")
 DEFAULT_ENCODER = "neighbours"
-# The neighbours encoder (chosen on the dev set and the demo without labels: README, Evaluation). It
+# The neighbours encoder (chosen on the dev set and the demo without labels: docs/evaluation.md). It
 # trains faster than the paper's (lr 1e-3) and whole neighbourhoods need large batches.
 NEIGHBOUR_SETTINGS = {"objective": "neighbours", "architecture": "residual", "hidden": (512,), "lr": 1e-3,
                       "temperature": 0.1, "latent_temperature": 0.1, "weight_decay": 0.0, "noise": 0.0,
