@@ -27,7 +27,12 @@ RUN useradd --create-home --uid 1000 --shell /usr/sbin/nologin clipret \
     && chown clipret:clipret /data
 
 COPY --chown=clipret:clipret . /app
-RUN chmod 0755 /app/docker/entrypoint.sh
+# clipret itself (its dependencies are in already): the `clipret` command and an importable package;
+# pip builds the wheel in /app, so the build's leftovers go. app.py, pages/ and indexer/ are not in the
+# wheel: Streamlit and `python -m indexer` run them from /app (WORKDIR).
+RUN pip install --no-deps /app \
+    && rm -rf /app/build /app/clipret.egg-info \
+    && chmod 0755 /app/docker/entrypoint.sh
 
 ENV CLIPRET_DATA_DIR=/data
 VOLUME ["/data"]

@@ -6,7 +6,8 @@
 #
 # What it expects: a python3 with torch (the GPU image has one), and clipret's other packages either
 # installed already or carried as .gpu-wheels/p1 … pN (made by bench/gpu_wheels.sh; joined and installed
-# here with pip --no-index --no-deps). Nothing is fetched. Everything it learns goes to $OUT (or
+# here with pip --no-index --no-deps); clipret itself is then pip-installed from this tree (editable,
+# --no-deps, no build isolation). Nothing is fetched. Everything it learns goes to $OUT (or
 # ./artifacts/gpu when $OUT is unset): env.txt (GPU, python, imports), ray_gpu.json (Ray engine),
 # local_cpu.json (local pool, if time is left), gpu_ray.log. Stops by itself within about 7 minutes.
 set -uo pipefail
@@ -17,7 +18,7 @@ CLIPS=${CLIPS:-48}      # 4-minute demo clips (rendered here first: about 10 s a
 SECONDS_PER_CLIP=${SECONDS_PER_CLIP:-240}
 WORKERS=${WORKERS:-$(nproc)}
 exec > >(tee "$OUT/gpu_ray.log") 2>&1
-export PYTHONUNBUFFERED=1 RAY_USAGE_STATS_ENABLED=0 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONUNBUFFERED=1 RAY_USAGE_STATS_ENABLED=0
 
 {
     date -u
@@ -35,6 +36,7 @@ done
 if [ -z "$PY" ]; then
     echo "no python with torch found: nothing to measure" | tee -a "$OUT/env.txt"; exit 0
 fi
+case $PY in /*) ;; *) PY="$PWD/$PY" ;; esac  # .venv/bin/python: absolute, to run it from elsewhere
 echo "python: $PY ($("$PY" -V 2>&1))" | tee -a "$OUT/env.txt"
 
 check='
@@ -64,6 +66,17 @@ if ! "$PY" -c "$check" 2>&1 | tee -a "$OUT/env.txt"; then
         echo "imports missing (above): the benchmark is not run" | tee -a "$OUT/env.txt"; exit 0
     fi
 fi
+
+# clipret itself, installed into $PY's environment (editable: this tree, built offline by the setuptools
+# there), so the Ray workers import it as an installed package wherever they start.
+"$PY" -m pip install -q --no-deps --no-build-isolation -e . \
+    || "$PY" -m pip install -q --no-deps --no-build-isolation . \
+    || echo "installing clipret failed"
+if ! where=$(cd / && "$PY" -c 'import clipret; print(clipret.__file__)' 2>&1); then
+    echo "clipret is not importable outside the tree ($where): the benchmark is not run" | tee -a "$OUT/env.txt"
+    exit 0
+fi
+echo "clipret: $where" | tee -a "$OUT/env.txt"
 
 # The Ray engine first (the figure asked for), then the local CPU pool on the same corpus if time is left.
 timeout 330 "$PY" -m bench ray --clips "$CLIPS" --seconds "$SECONDS_PER_CLIP" --engine ray \

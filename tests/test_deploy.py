@@ -229,6 +229,18 @@ def test_dockerfile_installs_cpu_torch_matching_requirements(dockerfile):
     assert req_runs and "grep -vE '^(torch|torchvision)=='" in req_runs[0]
 
 
+def test_dockerfile_installs_the_project_after_its_sources(dockerfile):
+    """The image has the `clipret` command: the project is pip-installed (its dependencies are in already)
+    after the source COPY, as root (before USER)."""
+    steps = [(instr, args) for instr, args in dockerfile if instr in {"COPY", "RUN", "USER"}]
+    source_copy = next(i for i, (instr, args) in enumerate(steps) if instr == "COPY" and args.endswith(". /app"))
+    install = [i for i, (instr, args) in enumerate(steps)
+               if instr == "RUN" and re.search(r"pip install --no-deps (/app|\.)(\s|$)", args)]
+    assert install and install[0] > source_copy, "pip install --no-deps the project after COPY . /app"
+    user = next(i for i, (instr, _) in enumerate(steps) if instr == "USER")
+    assert install[0] < user
+
+
 def test_dockerfile_healthcheck_and_entrypoint(dockerfile):
     health = instructions(dockerfile, "HEALTHCHECK")[0]
     assert "http://localhost:8501/_stcore/health" in health
