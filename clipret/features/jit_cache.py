@@ -14,7 +14,6 @@ workers died twice the same way).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -24,10 +23,15 @@ import sys
 import time
 from pathlib import Path
 
+import filelock
+import platformdirs
+
 from clipret.errors import ClipretError
+from clipret.files import write_json_atomic
 
 MARKER = "clipret-complete.json"  # written last: the folder holds a complete, consistent cache
-LOCK = ".lock"  # flock'd: exclusive to compile or remove, shared while a process loads the cache
+LOCK = ".lock"  # filelock.ReadWriteLock: exclusive to compile or remove, shared while a process loads the cache
+LOCK_FILES = (LOCK, ".filelock-")  # the lock, its SQLite side files, filelock's links beside it: never emptied
 COMPILE_TIMEOUT_S = 900.0  # a cold compile takes ~20-60 s on 2 busy cores
 
 COMPILING_ENV = "CLIPRET_JIT_COMPILING"  # set in the compiling child: it must not wait for its parent's lock
@@ -37,16 +41,16 @@ _loading = False  # this process holds the shared lock (it must not ask for the 
 
 
 def cache_dir() -> Path:
-    """$NUMBA_CACHE_DIR when set, else $CLIPRET_CACHE_DIR/numba/<env>, else ~/.cache/clipret/numba/<env>
-    (XDG), where <env> names this Python environment: two checkouts, each with its own virtual
-    environment, then keep a cache each instead of recompiling over each other's marker."""
+    """$NUMBA_CACHE_DIR when set, else $CLIPRET_CACHE_DIR/numba/<env>, else <user cache>/clipret/numba/<env>
+    (platformdirs' user cache folder: $XDG_CACHE_HOME or ~/.cache on Linux), where <env> names this Python
+    environment: two checkouts, each with its own virtual environment, then keep a cache each instead of
+    recompiling over each other's marker."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return Path(os.environ["NUMBA_CACHE_DIR"]).expanduser().resolve()
     env = hashlib.sha1(os.path.realpath(sys.prefix).encode()).hexdigest()[:12]
     if os.environ.get("CLIPRET_CACHE_DIR"):
         return Path(os.environ["CLIPRET_CACHE_DIR"]).expanduser().resolve() / "numba" / env
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser().resolve() / "clipret" / "numba" / env
+    return Path(platformdirs.user_cache_dir("clipret", appauthor=False)).expanduser().resolve() / "numba" / env
 
 
 def configure() -> Path:
@@ -91,7 +95,7 @@ def ensure_ready(log=None) -> bool:
         return False
     compiled = False
     if not is_complete(folder):
-        with _locked(folder, fcntl.LOCK_EX):
+        with _locked(folder, exclusive=True):
             if not is_complete(folder):  # another process may have finished while we waited
                 _compile(folder, log, "the numba cache is missing or incomplete")
                 compiled = True
@@ -103,7 +107,7 @@ def rebuild(reason: str, log=None) -> None:
     """Remove the cache and compile it again, under the exclusive lock (`reason` is said in `log`)."""
     global _ready_in_process
     folder = configure()
-    with _locked(folder, fcntl.LOCK_EX):
+    with _locked(folder, exclusive=True):
         _compile(folder, log, reason)
     _ready_in_process = str(folder)
 
@@ -113,7 +117,7 @@ def loading():
     """Hold the shared lock while this process loads the compiled code (no one rebuilds meanwhile)."""
     global _loading
     folder = configure()
-    with _locked(folder, fcntl.LOCK_SH):
+    with _locked(folder, exclusive=False):
         _loading = True
         try:
             yield folder
@@ -142,16 +146,14 @@ def _compile(folder: Path, log, reason: str) -> None:
                            f"{tail[0]}): check that librosa and numba are installed correctly.")
     marker = {"fingerprint": fingerprint(), "compiled_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "seconds": round(time.monotonic() - start, 1), "reason": reason}
-    tmp = folder / f".{MARKER}.tmp"
-    tmp.write_text(json.dumps(marker, indent=2), encoding="utf-8")
-    os.replace(tmp, folder / MARKER)
+    write_json_atomic(folder / MARKER, marker)
     say(f"Compiled librosa's numba cache in {time.monotonic() - start:.1f} s.")
 
 
 def _empty(folder: Path) -> None:
-    """Remove everything in `folder` but the lock file (a bad cache is removed, never trusted)."""
+    """Remove everything in `folder` but the lock (a bad cache is removed, never trusted)."""
     for entry in folder.iterdir():
-        if entry.name == LOCK:
+        if entry.name.startswith(LOCK_FILES):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
@@ -160,13 +162,15 @@ def _empty(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def _locked(folder: Path, mode: int):
+def _locked(folder: Path, *, exclusive: bool):
+    """Hold the folder's lock, exclusive or shared, across processes (waits as long as it takes). A new
+    instance each time: two holds in one process conflict as two processes' would."""
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    lock = filelock.ReadWriteLock(folder / LOCK, is_singleton=False)
     try:
-        fcntl.flock(fd, mode)
-        yield
+        with lock.write_lock() if exclusive else lock.read_lock():
+            yield
     finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        lock.close()
 
 

@@ -19,22 +19,22 @@ every write call ends with a flush, which is what makes it durable.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import filelock
 import numpy as np
 
 from clipret.errors import ClipretError, IndexNotFound, StoreUnavailable
+from clipret.files import write_json_atomic
 from clipret.store.points import Hit, point_id
 
 KEYWORD_INDEXES = ("genre", "clip_id", "youtube_id")  # payload fields filtered on, as on a server
@@ -72,7 +72,7 @@ class EdgeCollections:
             self._seal(name)
         self._loaded.clear()  # dropped, not closed: another thread may still be reading one
         if self._writer_lock is not None:
-            self._writer_lock.close()  # releases the flock
+            self._writer_lock.release()  # releases the flock
             self._writer_lock = None
 
     def _check_writer(self) -> None:
@@ -94,7 +94,7 @@ class EdgeCollections:
         self._check_writer()
         if collection in self._writing:
             self._seal(collection)
-        _write_json_atomic(self.root / "aliases.json", {**self.aliases(), alias: collection})
+        write_json_atomic(self.root / "aliases.json", {**self.aliases(), alias: collection})
 
     # -- collections -------------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -114,7 +114,7 @@ class EdgeCollections:
             shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
         shard.flush()
         self._writing[name] = shard
-        _write_json_atomic(folder / "CURRENT", {"generation": 1, "vector_sizes": vector_sizes})
+        write_json_atomic(folder / "CURRENT", {"generation": 1, "vector_sizes": vector_sizes})
 
     def delete(self, name: str) -> None:
         self._check_writer()
@@ -154,7 +154,7 @@ class EdgeCollections:
         finally:
             shard.close()
         _seal_folder(folder / _generation_dir(generation), folder)
-        _write_json_atomic(folder / "CURRENT", {**current, "generation": generation})
+        write_json_atomic(folder / "CURRENT", {**current, "generation": generation})
         _drop_old_generations(folder, generation)
 
     def _seal(self, name: str) -> None:
@@ -316,19 +316,12 @@ def _stamp(path: Path) -> tuple:
         return ()
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1), encoding="utf-8")
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
 def _load(shard_dir: Path, folder: Path):
     """EdgeShard.load under the collection's load lock: loading rewrites a few of the shard's files
     (identical bytes once sealed), so two processes never do it at the same moment."""
     from qdrant_edge import EdgeShard
 
-    with _flock(folder / ".load.lock"):
+    with _file_lock(folder / ".load.lock"):
         return EdgeShard.load(str(shard_dir))
 
 def _seal_folder(shard_dir: Path, folder: Path) -> None:
@@ -342,7 +335,7 @@ def _copy_shard(source: Path, target: Path, folder: Path) -> None:
         shutil.rmtree(target)
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    with _flock(folder / ".load.lock"):
+    with _file_lock(folder / ".load.lock"):
         if shutil.which("cp"):
             subprocess.run(["cp", "-a", "--sparse=always", str(source), str(tmp)], check=True)
         else:  # pragma: no cover - every Linux and macOS host has cp
@@ -354,36 +347,22 @@ def _drop_old_generations(folder: Path, current: int) -> None:
         if path.name[1:].isdigit() and int(path.name[1:]) <= current - KEEP_GENERATIONS:
             shutil.rmtree(path, ignore_errors=True)
 
-class _flock:
-    """An exclusive flock on `path` for the length of a with-block."""
+def _file_lock(path: Path, timeout_s: float = -1) -> filelock.FileLock:
+    """An exclusive flock on `path` (waits forever by default). The file stays in place; never a soft-lock
+    marker instead (on a file system without flock), which a killed process would leave behind."""
+    return filelock.FileLock(path, timeout=timeout_s, thread_local=False, poll_interval=0.1, fallback_to_soft=False)
 
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self):
-        self.file = open(self.path, "a+")  # noqa: SIM115 - closed in __exit__
-        fcntl.flock(self.file.fileno(), fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.file.close()
-
-def _acquire(path: Path, timeout_s: float, root: Path):
-    """Hold the writer lock (an open file with an exclusive flock) or raise StoreUnavailable."""
-    handle = open(path, "a+")  # noqa: SIM115 - kept open: closing it releases the lock
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return handle
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                handle.close()
-                raise StoreUnavailable(
-                    f"The embedded index at {root} is in use by another process writing to it (waited "
-                    f"{timeout_s:g} s). Wait for it to finish, or run a Qdrant server (docker compose up "
-                    "qdrant) and set QDRANT_URL.") from None
-            time.sleep(0.1)
+def _acquire(path: Path, timeout_s: float, root: Path) -> filelock.FileLock:
+    """Hold the writer lock (an exclusive flock, until released) or raise StoreUnavailable."""
+    lock = _file_lock(path, timeout_s)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise StoreUnavailable(
+            f"The embedded index at {root} is in use by another process writing to it (waited "
+            f"{timeout_s:g} s). Wait for it to finish, or run a Qdrant server (docker compose up "
+            "qdrant) and set QDRANT_URL.") from None
+    return lock
 
 def as_vector_lists(vectors: dict[str, np.ndarray]) -> dict[str, list[float]]:
     return {n: np.asarray(v, dtype=np.float32).tolist() for n, v in vectors.items()}
