@@ -123,7 +123,7 @@ def cmd_ensure_demo(args, settings):
     from clipret.embedding.artifacts import artifact_dir
     from clipret.store import ClipStore
 
-    with ClipStore(settings) as store:
+    with ClipStore(settings, replica=True) as store:  # a reader: never waits for a writer
         serving = store.serving_collection(settings.collection)
     if serving and (artifact_dir(settings, serving) / "manifest.json").is_file():
         print(f"'{settings.collection}' serves {serving}: nothing to build.")
@@ -136,7 +136,7 @@ def cmd_evaluate(args, settings):
     from clipret.indexing.evaluate import evaluate_serving, format_table, headline
     from clipret.store import ClipStore
 
-    with ClipStore(settings) as store:
+    with ClipStore(settings, replica=True) as store:  # a reader: never waits for a writer
         result = evaluate_serving(store, settings, exclude_same_artist=args.exclude_same_artist)
     if args.json:
         print(json.dumps(headline(result, per_genre=args.per_genre), indent=2))
@@ -161,7 +161,7 @@ def cmd_info(args, settings):
     from clipret.indexing.info import format_info, index_info
     from clipret.store import ClipStore
 
-    with ClipStore(settings) as store:
+    with ClipStore(settings, replica=True) as store:  # a reader: never waits for a writer
         info = index_info(store, settings)
     print(json.dumps(info, indent=2) if args.json else format_info(info))
 

@@ -1,4 +1,4 @@
-"""Atomic file writes: a crash never leaves a half-written file that a later run trusts."""
+"""Atomic file writes (a crash never leaves a half-written file that a later run trusts) and file locks."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import filelock
 import numpy as np
 
 
@@ -63,3 +64,10 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def file_lock(path: Path, timeout_s: float = -1) -> filelock.FileLock:
+    """An exclusive flock on `path` (waits forever by default), shared by every thread of the process. The
+    file stays in place; never a soft-lock marker instead (on a file system without flock), which a killed
+    process would leave behind."""
+    return filelock.FileLock(path, timeout=timeout_s, thread_local=False, poll_interval=0.1, fallback_to_soft=False)

@@ -23,12 +23,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PAUSE_S = 300  # longer than any test waits: the process is killed during the pause
 
 
-def start_indexer(data_dir: Path, *args: str, faults: str = "none", marker: Path | None = None
-                  ) -> subprocess.Popen:
-    """`clipret --data-dir D --quiet ARGS` in a child process, with FAULTS installed."""
+def clean_env() -> dict[str, str]:
+    """This environment without the deployment settings a developer's shell may have set."""
     env = dict(os.environ)
     for name in ("CLIPRET_PROFILE", "CLIPRET_COLLECTION", "QDRANT_URL", "QDRANT_API_KEY"):
         env.pop(name, None)
+    return env
+
+
+def start_indexer(data_dir: Path, *args: str, faults: str = "none", marker: Path | None = None
+                  ) -> subprocess.Popen:
+    """`clipret --data-dir D --quiet ARGS` in a child process, with FAULTS installed."""
+    env = clean_env()
     command = [sys.executable, __file__, faults, str(marker or os.devnull),
                "--data-dir", str(data_dir), "--quiet", *args]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

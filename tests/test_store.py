@@ -99,13 +99,27 @@ def test_resolve_missing_index(settings):
             s.resolve("clips")
 
 
-def test_second_client_waits_for_the_lock(settings):
-    first = ClipStore(settings)
-    with pytest.raises(StoreUnavailable, match="in use by another process"):
-        ClipStore(settings, lock_timeout_s=0.3)
-    threading.Timer(0.3, first.close).start()
-    with ClipStore(settings, lock_timeout_s=10):  # gets it once the first closes
-        pass
+def test_a_second_writer_waits_its_turn_saying_for_whom(settings):
+    said: list[str] = []
+    first, second = ClipStore(settings), ClipStore(settings, lock_timeout_s=10, say=said.append)
+    opened = ClipStore(settings, lock_timeout_s=0.3)  # opening takes no lock, however long the first writes
+    with first.writing("build the test index"):
+        first.create_collection("clips_20260101T000000", {"fused": 3, "audio": 3})
+        with pytest.raises(StoreUnavailable, match=r"in use by another process writing to it \(pid \d+ .*"
+                                                   r"`build the test index`.*waited 0\.\d s"):
+            opened.create_collection("other", {"fused": 3})  # a bounded wait, naming the holder
+        done = threading.Event()
+        waiter = threading.Thread(target=lambda: (second.create_collection("clips_20260102T000000", {"fused": 3}),
+                                                  done.set()))
+        waiter.start()
+        assert not done.wait(0.5)  # it waits for the first writer, which is still writing
+        first.upsert("clips_20260101T000000", points())
+    waiter.join(10)
+    assert done.is_set()  # its turn came once the first was done
+    assert first.collections("clips_") == ["clips_20260101T000000", "clips_20260102T000000"]
+    assert len(said) == 1 and "build the test index" in said[0] and said[0].startswith("Waiting for")
+    for s in (first, second, opened):
+        s.close()
 
 
 def test_unreachable_server_is_one_sentence(tmp_path):
@@ -157,12 +171,12 @@ def test_replica_releases_the_lock_and_follows_writers(store, settings, tmp_path
 def test_replica_sees_each_finished_write_while_the_writer_stays_open(store, settings):
     store.close()
     reader = ClipStore(settings, replica=True, lock_timeout_s=0.2)
-    with ClipStore(settings) as writer:  # holds the writer lock all along
-        with pytest.raises(StoreUnavailable, match="in use by another process"):
-            ClipStore(settings, lock_timeout_s=0.2)  # one writer at a time
+    with ClipStore(settings) as writer:
         writer.upsert("clips", [ClipPoint("e", {"fused": unit([0, 0, 1]), "audio": unit([0, 0, 1])}, {})])
         # the write is complete (a new generation of the collection): the reader answers from it at once
         assert [h.clip_id for h in reader.all_clips("clips")] == ["a", "b", "c", "e"]
         assert [h.clip_id for h in reader.search("clips", "fused", unit([0, 0, 1]), k=1)] == ["e"]
+        with writer.writing("a long write"):  # a reader never waits for a writer, even mid-write
+            assert reader.count("clips") == 4 and reader.get_clip("clips", "e") is not None
     assert reader.count("clips") == 4
     reader.close()

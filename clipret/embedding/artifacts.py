@@ -8,7 +8,7 @@ kmeans.npz (cluster centres), and the training-time vectors (embeddings.npz + pa
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ def resolve_collection(settings: Settings, collection: str | None = None, store=
         return store.resolve(name)
     from clipret.store import ClipStore
 
-    with ClipStore(settings) as opened:
+    with ClipStore(settings, replica=True) as opened:
         return opened.resolve(name)
 
 
@@ -47,6 +47,20 @@ def read_manifest(settings: Settings, collection: str) -> dict[str, Any]:
         raise IndexNotFound(f"No artifacts for collection '{collection}' in {path.parent}: rebuild the index "
                             "with `clipret build`.")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def update_manifest(settings: Settings, collection: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Read, change and write a collection's manifest under its own lock, so that two processes updating
+    it at once (an add's entry, an evaluation) both keep their change. Held for milliseconds; readers
+    never take it (the file is replaced in one rename)."""
+    from clipret.files import file_lock, write_json_atomic
+
+    directory = artifact_dir(settings, collection)
+    with file_lock(directory / ".manifest.lock"):
+        manifest = read_manifest(settings, collection)
+        change(manifest)
+        write_json_atomic(directory / MANIFEST, manifest)
+    return manifest
 
 
 @dataclass

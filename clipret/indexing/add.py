@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 
 from clipret.config import Settings
-from clipret.embedding.artifacts import MANIFEST, LoadedIndex
-from clipret.errors import MediaError
-from clipret.files import write_json_atomic
+from clipret.embedding.artifacts import LoadedIndex, update_manifest
+from clipret.errors import ClipretError, MediaError
+from clipret.files import atomic_path
 from clipret.indexing.payload import record_payload
 from clipret.sources.corpus import ClipRecord, read_clips, write_clips
 from clipret.sources.folder import lyrics_beside, read_lyrics_file, slug
 
 ADDED_CORPUS = "added"  # corpora/added/: the media and records of added clips, a corpus like any other
+REBUILDS_FOLLOWED = 2  # builds that may move the alias during one add before it gives up
 MAP_NEIGHBOURS = 5  # a new clip is placed on the 2-D maps at the mean of its nearest clips
 
 
@@ -32,32 +33,74 @@ class AddedClip:
 
 def add_clip(store, settings: Settings, source: str, *, genre: str = "", title: str = "",
              lyrics_file: str | Path | None = None, alias: str | None = None) -> AddedClip:
-    """Embed `source` (a media file or a YouTube URL) and upsert it into the serving collection."""
-    from clipret.store import ClipPoint
+    """Embed `source` (a media file or a YouTube URL) and upsert it into the serving collection.
 
-    collection = store.resolve(alias or settings.collection)
-    index = LoadedIndex.load(settings, collection, store=store)
+    The slow work (download, decode, extract, embed) runs without the writer lock; the write takes it:
+    the clip's corpus record and manifest entry first (so a rebuild never forgets a searchable clip),
+    then the upsert that makes it searchable; a failed upsert takes the two back. A rebuild that moves the
+    alias meanwhile gets the clip too: it is embedded again with the new build's models."""
+    alias = alias or settings.collection
+    index = LoadedIndex.load(settings, store.resolve(alias), store=store)
     corpus_dir = settings.corpora_dir / ADDED_CORPUS
     record, media = _fetch(source, corpus_dir, genre or "unknown", title)
     try:
         if lyrics_file is not None:
             record = replace(record, lyrics=read_lyrics_file(lyrics_file))
         features, duration = index.extract_file(media, record.lyrics)
+        _keep_copy(media, record.media_path(corpus_dir))
+        for _ in range(REBUILDS_FOLLOWED + 1):
+            point = _point(store, settings, index, record, corpus_dir, features, duration)
+            with store.writing(f"add {record.clip_id}"):
+                serving = store.resolve(alias)
+                if serving == index.collection:
+                    point.payload["added_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+                    _commit(store, settings, serving, corpus_dir, point, record)
+                    return AddedClip(record.clip_id, serving, record.title, record.genre)
+            rebuilt = LoadedIndex.load(settings, serving, store=store)  # a build moved the alias meanwhile
+            if _blocks(rebuilt) != _blocks(index):  # another profile: its features differ too
+                features, duration = rebuilt.extract_file(media, record.lyrics)
+            index = rebuilt
+        raise ClipretError(f"'{alias}' was rebuilt {REBUILDS_FOLLOWED + 1} times while {record.clip_id} was "
+                           "being added: run the command again once the builds are done.")
     except BaseException:
-        _forget_download(corpus_dir, record, media)  # a clip that cannot be added leaves nothing behind
+        _forget_media(corpus_dir, record, media, _looks_like_url(source))  # a failed add leaves nothing behind
         raise
+
+
+def _point(store, settings: Settings, index: LoadedIndex, record: ClipRecord, corpus_dir: Path,
+           features, duration: float):
+    """The clip's point in `index`'s collection: its vectors, payload, cluster and place on the maps."""
+    from clipret.store import ClipPoint
+
     vectors = {name: v[0] for name, v in index.embed([features]).items()}  # name → (d,)
     payload = record_payload(record, corpus_dir, index.profile.name, duration, settings)
     payload["cluster"] = int(index.cluster(vectors["fused"])[0])
-    payload.update(_map_position(store, collection, vectors["fused"], record.clip_id))
-    payload["added_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
-    if not _same_file(media, record.media_path(corpus_dir)):  # a local file: keep a copy the app can play
-        record.media_path(corpus_dir).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(media, record.media_path(corpus_dir))
-    store.upsert(collection, [ClipPoint(record.clip_id, vectors, payload)])
-    _remember(corpus_dir, record)
-    _note_in_manifest(index, record.clip_id, payload["added_utc"])
-    return AddedClip(record.clip_id, collection, record.title, record.genre)
+    payload.update(_map_position(store, index.collection, vectors["fused"], record.clip_id))
+    return ClipPoint(record.clip_id, vectors, payload)
+
+
+def _blocks(index: LoadedIndex) -> tuple:
+    return index.manifest["profile"], [(b["name"], b["dim"]) for b in index.manifest["blocks"]]
+
+
+def _commit(store, settings: Settings, collection: str, corpus_dir: Path, point, record: ClipRecord) -> None:
+    """Under the writer lock: the record, the manifest entry and the point, or none of them."""
+    records_before = _read_records(corpus_dir)
+    _write_records(corpus_dir, [r for r in records_before if r.clip_id != record.clip_id] + [record])
+    entry = {"clip_id": record.clip_id, "added_utc": point.payload["added_utc"]}
+    entries_before: list[dict] = []
+
+    def note(manifest: dict) -> None:
+        entries_before[:] = manifest.get("added", [])
+        manifest["added"] = [a for a in entries_before if a.get("clip_id") != record.clip_id] + [entry]
+
+    try:
+        update_manifest(settings, collection, note)
+        store.upsert(collection, [point])
+    except BaseException:
+        _write_records(corpus_dir, records_before)
+        update_manifest(settings, collection, lambda manifest: manifest.update(added=entries_before))
+        raise
 
 
 def _fetch(source: str, corpus_dir: Path, genre: str, title: str) -> tuple[ClipRecord, Path]:
@@ -94,28 +137,36 @@ def _map_position(store, collection: str, fused: np.ndarray, clip_id: str) -> di
             for k in sorted(keys)}
 
 
-def _forget_download(corpus_dir: Path, record: ClipRecord, media: Path) -> None:
-    """Delete a downloaded file that did not make it into the index (never a user's own file)."""
-    if not _same_file(media, record.media_path(corpus_dir)):
-        return
-    known = (corpus_dir / "clips.jsonl").is_file() and any(
-        r.clip_id == record.clip_id for r in read_clips(corpus_dir))
-    if not known:
-        media.unlink(missing_ok=True)
+def _forget_media(corpus_dir: Path, record: ClipRecord, media: Path, downloaded: bool) -> None:
+    """Delete the download or copy this add made for a clip that did not make it into the index (never a
+    user's own file, nor the file of a clip recorded before)."""
+    kept = record.media_path(corpus_dir)
+    if (downloaded or not _same_file(media, kept)) and not any(
+            r.clip_id == record.clip_id for r in _read_records(corpus_dir)):
+        kept.unlink(missing_ok=True)
 
 
 def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def _remember(corpus_dir: Path, record: ClipRecord) -> None:
-    """Keep the clip in corpora/added/clips.jsonl, so a rebuild can include it."""
-    records = read_clips(corpus_dir) if (corpus_dir / "clips.jsonl").is_file() else []
-    write_clips(corpus_dir, [r for r in records if r.clip_id != record.clip_id] + [record])
+def _keep_copy(media: Path, kept: Path) -> None:
+    """A local file: keep a copy the app can play (written beside and renamed: two adds of one file at
+    once never leave a half-copied one)."""
+    if _same_file(media, kept):
+        return
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(kept) as tmp:
+        shutil.copyfile(media, tmp)
 
 
-def _note_in_manifest(index: LoadedIndex, clip_id: str, when: str) -> None:
-    manifest = dict(index.manifest)
-    manifest["added"] = [a for a in manifest.get("added", []) if a.get("clip_id") != clip_id]
-    manifest["added"].append({"clip_id": clip_id, "added_utc": when})
-    write_json_atomic(index.directory / MANIFEST, manifest)
+def _read_records(corpus_dir: Path) -> list[ClipRecord]:
+    return read_clips(corpus_dir) if (corpus_dir / "clips.jsonl").is_file() else []
+
+
+def _write_records(corpus_dir: Path, records: list[ClipRecord]) -> None:
+    """corpora/added/clips.jsonl, so a rebuild can include the added clips (none: no file)."""
+    if records:
+        write_clips(corpus_dir, records)
+    else:
+        (corpus_dir / "clips.jsonl").unlink(missing_ok=True)

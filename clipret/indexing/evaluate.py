@@ -7,9 +7,8 @@ from typing import Any
 import numpy as np
 
 from clipret.config import Settings
-from clipret.embedding.artifacts import MANIFEST, artifact_dir, read_manifest
+from clipret.embedding.artifacts import MANIFEST, artifact_dir, update_manifest
 from clipret.errors import IndexNotFound
-from clipret.files import write_json_atomic
 
 SPACE_ORDER = ("fused", "raw", "pca", "audio", "video", "lyrics", "random")
 
@@ -66,6 +65,5 @@ def format_table(spaces: dict[str, dict[str, float]]) -> str:
 def _store_in_manifest(settings: Settings, collection: str, result: dict[str, Any]) -> None:
     if not (artifact_dir(settings, collection) / MANIFEST).is_file():
         return  # a collection built elsewhere (a shared server): nothing local to update
-    manifest = read_manifest(settings, collection)
-    manifest["evaluation"] = {k: v for k, v in result.items() if k != "collection"}
-    write_json_atomic(artifact_dir(settings, collection) / MANIFEST, manifest)
+    evaluation = {k: v for k, v in result.items() if k != "collection"}
+    update_manifest(settings, collection, lambda manifest: manifest.update(evaluation=evaluation))

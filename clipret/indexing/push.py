@@ -50,23 +50,24 @@ def push_index(store, settings: Settings, collection: str | None = None, alias: 
     alias = alias or settings.collection
     collection = collection or latest_trained(settings, alias)
     manifest = read_manifest(settings, collection)
-    if collection in store.collections():  # a killed push's leftover: never served, so refill it
-        if store.serving_collection(alias) == collection:
-            raise ClipretError(f"'{alias}' already serves {collection}.")
-        store.delete_collection(collection)
-    store.create_collection(collection, manifest["vector_sizes"])
-    try:
-        points = tqdm(stored_points(settings, collection), total=manifest["n_clips"], desc="push",
-                      unit="clip", disable=not progress)
-        written = store.upsert(collection, points)
-        if written != manifest["n_clips"]:
-            raise IndexNotFound(f"{collection}: stored {written} of {manifest['n_clips']} clips; "
-                                "the artifacts are incomplete, train again.")
-    except BaseException:
-        _drop_quietly(store, collection)
-        raise
-    store.swap_alias(alias, collection)
-    prune_builds(store, settings, alias)
+    with store.writing(f"push {collection}"):  # one write: an add waiting meanwhile then sees the new alias
+        if collection in store.collections():  # a killed push's leftover: never served, so refill it
+            if store.serving_collection(alias) == collection:
+                raise ClipretError(f"'{alias}' already serves {collection}.")
+            store.delete_collection(collection)
+        store.create_collection(collection, manifest["vector_sizes"])
+        try:
+            points = tqdm(stored_points(settings, collection), total=manifest["n_clips"], desc="push",
+                          unit="clip", disable=not progress)
+            written = store.upsert(collection, points)
+            if written != manifest["n_clips"]:
+                raise IndexNotFound(f"{collection}: stored {written} of {manifest['n_clips']} clips; "
+                                    "the artifacts are incomplete, train again.")
+        except BaseException:
+            _drop_quietly(store, collection)
+            raise
+        store.swap_alias(alias, collection)
+        prune_builds(store, settings, alias)
     return collection
 
 

@@ -107,7 +107,7 @@ class SearchEngine:
         from clipret.store import ClipStore
 
         self.settings = settings
-        self.store = store if store is not None else ClipStore(settings)
+        self.store = store if store is not None else ClipStore(settings, replica=True)  # never waits for a writer
         self.collection = collection or self.store.resolve(settings.collection)  # IndexNotFound when none
         self._index = None
         self._manifest: dict[str, Any] | None = None

@@ -2,16 +2,18 @@
 
 `ClipStore` is the one interface the rest of clipret uses. Behind it:
 - no QDRANT_URL (the default): Qdrant Edge, the real engine in-process, one shard folder per collection
-  under `<data dir>/qdrant-edge/` (clipret/store/edge.py). Any number of processes read; one writes at a
-  time. Readers (`replica=True`, the app) load shards read-only and follow every write: a new generation
-  of a collection, or an alias moved, is seen on the next call, and each call answers from one complete
-  collection. An index of the old local-mode store (`<data dir>/qdrant/`) is converted on first use.
+  under `<data dir>/qdrant-edge/` (clipret/store/edge.py). Any number of processes read and never wait;
+  one writes at a time, holding the writer lock only while it writes (clipret/store/write_lock.py).
+  Readers load shards read-only and follow every write: a new generation of a collection, or an alias
+  moved, is seen on the next call, and each call answers from one complete collection. An index of the
+  old local-mode store (`<data dir>/qdrant/`) is converted on first use.
 - QDRANT_URL set: a Qdrant server or cluster through qdrant-client (clipret/store/server.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,25 +21,33 @@ import numpy as np
 from clipret.config import Settings
 from clipret.errors import IndexNotFound
 from clipret.store.points import ClipPoint, Hit
+from clipret.store.write_lock import WRITE_WAIT_S, WriteLock, say_on_stderr
 
 
 class ClipStore:
     """clipret's collections: create, fill, swap an alias, search, look up.
 
-    `replica=True` opens the embedded store read-only (what the app does: it never blocks a writer);
-    against a server it changes nothing. `client` wraps a given qdrant-client instead (e.g.
-    `QdrantClient(":memory:")`, which speaks the server's API). `tuning` (an edge_store.EdgeTuning)
-    sets where the embedded store's searches turn from exact to HNSW.
+    Opening one takes no lock. A write takes the writer lock for that call; `writing()` holds it across
+    several writes and the local records that go with them (an added clip's corpus record and manifest
+    entry). A second writer waits its turn, saying once for whom (`say`), up to `lock_timeout_s`.
+
+    `replica=True` refuses writes to the embedded store (the app, `SearchEngine`, `info`, `evaluate`).
+    `client` wraps a given qdrant-client instead (e.g. `QdrantClient(":memory:")`, which speaks the
+    server's API). `tuning` (an edge_store.EdgeTuning) sets where the embedded store's searches turn from
+    exact to HNSW.
     """
 
-    def __init__(self, settings: Settings, *, lock_timeout_s: float = 60.0, replica: bool = False,
-                 client=None, tuning=None):
+    def __init__(self, settings: Settings, *, lock_timeout_s: float = WRITE_WAIT_S, replica: bool = False,
+                 client=None, tuning=None, say: Callable[[str], None] = say_on_stderr):
         self.settings = settings
         self.lock_timeout_s = lock_timeout_s
         self.embedded = client is None and not settings.qdrant_url
-        self.replica = replica and self.embedded  # a server needs no replica
-        self._backend = _open_backend(settings, client, writer=not self.replica, lock_timeout_s=lock_timeout_s,
-                                      tuning=tuning)
+        self.replica = replica and self.embedded  # a server orders its own writers: nothing to refuse
+        self._backend = _open_backend(settings, client, writer=not self.replica,
+                                      lock_timeout_s=lock_timeout_s, tuning=tuning, say=say)
+        # a server orders its own writes; this lock keeps one data dir's local records in step
+        self._records_lock = None if self.embedded else WriteLock(
+            settings.data_dir / ".writer.lock", timeout_s=lock_timeout_s, say=say)
 
     @property
     def location(self) -> str:
@@ -62,6 +72,15 @@ class ClipStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def writing(self, purpose: str | None = None) -> contextlib.AbstractContextManager:
+        """Hold the writer lock for a block of writes (waiting for another writer first, saying for whom):
+        readers see each write when it completes, and no other writer runs in between."""
+        self._check_writable()
+        if self.embedded:
+            return self._backend.writing(purpose)
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return self._records_lock.hold(purpose)
 
     def _check_writable(self) -> None:
         if self.replica:
@@ -165,7 +184,8 @@ class ClipStore:
         return [h.payload for h in self.all_clips(collection_or_alias)]
 
 
-def _open_backend(settings: Settings, client, *, writer: bool, lock_timeout_s: float, tuning=None):
+def _open_backend(settings: Settings, client, *, writer: bool, lock_timeout_s: float, tuning=None,
+                  say: Callable[[str], None] = say_on_stderr):
     from clipret.store.server import ClientCollections, connect_server
 
     if client is not None:
@@ -177,4 +197,5 @@ def _open_backend(settings: Settings, client, *, writer: bool, lock_timeout_s: f
 
     root = edge_root(settings.data_dir)
     migrate_local_mode(settings.qdrant_path, root, lock_timeout_s)  # once, when an old index is found
-    return EdgeCollections(root, writer=writer, lock_timeout_s=lock_timeout_s, tuning=tuning or EdgeTuning())
+    return EdgeCollections(root, writer=writer, lock_timeout_s=lock_timeout_s, tuning=tuning or EdgeTuning(),
+                           say=say)

@@ -2,7 +2,8 @@
 
 Layout under `<data dir>/qdrant-edge/`:
     aliases.json                 {"clips": "clips_20260101T000000"}, replaced in one os.replace
-    .writer.lock                 flock: one writing ClipStore at a time
+    .writer.lock                 flock: one write at a time (clipret/store/write_lock.py), held only while
+                                 a write runs; .writer.lock.owner says who holds it
     collections/<name>/CURRENT   {"generation": 3}, replaced in one os.replace
     collections/<name>/g000003/  the shard readers load (sealed: never written again)
 
@@ -19,23 +20,24 @@ every write call ends with a flush, which is what makes it durable.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import filelock
 import numpy as np
 
-from clipret.errors import ClipretError, IndexNotFound, StoreUnavailable
-from clipret.files import write_json_atomic
+from clipret.errors import ClipretError, IndexNotFound
+from clipret.files import file_lock, write_json_atomic
 from clipret.store.points import Hit, point_id
+from clipret.store.write_lock import WRITE_WAIT_S, WriteLock, say_on_stderr
 
 KEYWORD_INDEXES = ("genre", "clip_id", "youtube_id")  # payload fields filtered on, as on a server
 EXACT_BELOW = 20_000  # points: below, searches are exact (a scan, a few ms); above, HNSW (see bench_store_scale)
@@ -54,13 +56,17 @@ def edge_root(data_dir: Path) -> Path:
     return Path(data_dir) / "qdrant-edge"
 
 class EdgeCollections:
-    """Collections of Qdrant Edge shards under one folder; a writer or a read-only reader."""
+    """Collections of Qdrant Edge shards under one folder; a writer or a read-only reader.
 
-    def __init__(self, root: Path, *, writer: bool, lock_timeout_s: float = 60.0,
-                 tuning: EdgeTuning = EdgeTuning()):
+    A writer takes the writer lock for each write call only (or for a `writing()` block of several),
+    so an open writer blocks nobody while it does other work; readers never take it."""
+
+    def __init__(self, root: Path, *, writer: bool, lock_timeout_s: float = WRITE_WAIT_S,
+                 tuning: EdgeTuning = EdgeTuning(), say: Callable[[str], None] = say_on_stderr):
         self.root, self.writer, self.tuning = Path(root), writer, tuning
         (self.root / "collections").mkdir(parents=True, exist_ok=True)
-        self._writer_lock = _acquire(self.root / ".writer.lock", lock_timeout_s, self.root) if writer else None
+        self._write_lock = WriteLock(self.root / ".writer.lock", timeout_s=lock_timeout_s, say=say)
+        self._closed = False
         self._loaded: dict[str, tuple[tuple, Any, int]] = {}  # name -> (CURRENT stamp, shard, points)
         self._load_lock = threading.Lock()
         self._aliases: tuple[tuple, dict[str, str]] = ((), {})
@@ -71,14 +77,17 @@ class EdgeCollections:
         for name in list(self._writing):
             self._seal(name)
         self._loaded.clear()  # dropped, not closed: another thread may still be reading one
-        if self._writer_lock is not None:
-            self._writer_lock.release()  # releases the flock
-            self._writer_lock = None
+        self._closed = True
+
+    def writing(self, purpose: str | None = None) -> contextlib.AbstractContextManager:
+        """Hold the writer lock for several writes that must follow each other (a push, an add)."""
+        self._check_writer()
+        return self._write_lock.hold(purpose)
 
     def _check_writer(self) -> None:
         if not self.writer:
             raise ClipretError("This store is a read-only replica: open ClipStore(settings) to write.")
-        if self._writer_lock is None:
+        if self._closed:
             raise ClipretError("This store is closed: open a new ClipStore(settings) to write.")
 
     # -- aliases -----------------------------------------------------------------------------------
@@ -91,10 +100,10 @@ class EdgeCollections:
 
     def set_alias(self, alias: str, collection: str) -> None:
         """Point `alias` at `collection` in one rename: readers see the old target or the new one."""
-        self._check_writer()
-        if collection in self._writing:
-            self._seal(collection)
-        write_json_atomic(self.root / "aliases.json", {**self.aliases(), alias: collection})
+        with self.writing():
+            if collection in self._writing:
+                self._seal(collection)
+            write_json_atomic(self.root / "aliases.json", {**self.aliases(), alias: collection})
 
     # -- collections -------------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -104,27 +113,27 @@ class EdgeCollections:
     def create(self, name: str, vector_sizes: dict[str, int]) -> None:
         from qdrant_edge import EdgeShard, PayloadSchemaType, UpdateOperation
 
-        self._check_writer()
-        folder = self.root / "collections" / name
-        if folder.exists():
-            raise ClipretError(f"A collection named '{name}' already exists: delete it first.")
-        folder.mkdir(parents=True)
-        shard = EdgeShard.create(str(folder / _generation_dir(1)), _config(vector_sizes))
-        for key in KEYWORD_INDEXES:
-            shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
-        shard.flush()
-        self._writing[name] = shard
-        write_json_atomic(folder / "CURRENT", {"generation": 1, "vector_sizes": vector_sizes})
+        with self.writing():
+            folder = self.root / "collections" / name
+            if folder.exists():
+                raise ClipretError(f"A collection named '{name}' already exists: delete it first.")
+            folder.mkdir(parents=True)
+            shard = EdgeShard.create(str(folder / _generation_dir(1)), _config(vector_sizes))
+            for key in KEYWORD_INDEXES:
+                shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
+            shard.flush()
+            self._writing[name] = shard
+            write_json_atomic(folder / "CURRENT", {"generation": 1, "vector_sizes": vector_sizes})
 
     def delete(self, name: str) -> None:
-        self._check_writer()
-        folder = self.root / "collections" / name
-        self._writing.pop(name, None)
-        self._loaded.pop(name, None)
-        if folder.is_dir():  # renamed first, so no reader finds half a collection
-            trash = folder.with_name(f".deleted-{name}-{uuid.uuid4().hex[:8]}")
-            folder.rename(trash)
-            shutil.rmtree(trash, ignore_errors=True)
+        with self.writing():
+            folder = self.root / "collections" / name
+            self._writing.pop(name, None)
+            self._loaded.pop(name, None)
+            if folder.is_dir():  # renamed first, so no reader finds half a collection
+                trash = folder.with_name(f".deleted-{name}-{uuid.uuid4().hex[:8]}")
+                folder.rename(trash)
+                shutil.rmtree(trash, ignore_errors=True)
 
     def vector_sizes(self, name: str) -> dict[str, int]:
         return dict(_read_current(self.root / "collections" / name)["vector_sizes"])
@@ -133,9 +142,12 @@ class EdgeCollections:
     def upsert(self, name: str, batches: Iterable[list[Any]]) -> None:
         """Write batches of points (qdrant_edge.Point) durably: in place into a shard this writer is
         filling, else into a new generation that readers switch to once it is complete."""
+        with self.writing():
+            self._upsert(name, batches)
+
+    def _upsert(self, name: str, batches: Iterable[list[Any]]) -> None:
         from qdrant_edge import UpdateOperation
 
-        self._check_writer()
         if name in self._writing:
             shard = self._writing[name]
             for batch in batches:
@@ -321,7 +333,7 @@ def _load(shard_dir: Path, folder: Path):
     (identical bytes once sealed), so two processes never do it at the same moment."""
     from qdrant_edge import EdgeShard
 
-    with _file_lock(folder / ".load.lock"):
+    with file_lock(folder / ".load.lock"):
         return EdgeShard.load(str(shard_dir))
 
 def _seal_folder(shard_dir: Path, folder: Path) -> None:
@@ -335,7 +347,7 @@ def _copy_shard(source: Path, target: Path, folder: Path) -> None:
         shutil.rmtree(target)
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    with _file_lock(folder / ".load.lock"):
+    with file_lock(folder / ".load.lock"):
         if shutil.which("cp"):
             subprocess.run(["cp", "-a", "--sparse=always", str(source), str(tmp)], check=True)
         else:  # pragma: no cover - every Linux and macOS host has cp
@@ -346,23 +358,6 @@ def _drop_old_generations(folder: Path, current: int) -> None:
     for path in folder.glob("g*"):
         if path.name[1:].isdigit() and int(path.name[1:]) <= current - KEEP_GENERATIONS:
             shutil.rmtree(path, ignore_errors=True)
-
-def _file_lock(path: Path, timeout_s: float = -1) -> filelock.FileLock:
-    """An exclusive flock on `path` (waits forever by default). The file stays in place; never a soft-lock
-    marker instead (on a file system without flock), which a killed process would leave behind."""
-    return filelock.FileLock(path, timeout=timeout_s, thread_local=False, poll_interval=0.1, fallback_to_soft=False)
-
-def _acquire(path: Path, timeout_s: float, root: Path) -> filelock.FileLock:
-    """Hold the writer lock (an exclusive flock, until released) or raise StoreUnavailable."""
-    lock = _file_lock(path, timeout_s)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise StoreUnavailable(
-            f"The embedded index at {root} is in use by another process writing to it (waited "
-            f"{timeout_s:g} s). Wait for it to finish, or run a Qdrant server (docker compose up "
-            "qdrant) and set QDRANT_URL.") from None
-    return lock
 
 def as_vector_lists(vectors: dict[str, np.ndarray]) -> dict[str, list[float]]:
     return {n: np.asarray(v, dtype=np.float32).tolist() for n, v in vectors.items()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from clipret.errors import StoreUnavailable
+from clipret.store.write_lock import WRITE_WAIT_S
 
 REBUILD = "clipret build --from demo"  # or `make index`
 MIGRATED_SUFFIX = ".local-mode-migrated"  # the old folder is kept under this name, never read again
@@ -15,7 +16,7 @@ def has_local_mode_index(old: Path) -> bool:
     return (Path(old) / "meta.json").is_file()
 
 
-def migrate_local_mode(old: Path, root: Path, lock_timeout_s: float = 60.0) -> list[str]:
+def migrate_local_mode(old: Path, root: Path, lock_timeout_s: float = WRITE_WAIT_S) -> list[str]:
     """Copy every collection (points, payloads, named vectors) and alias of the local-mode store at `old`
     into the Edge store at `root`, then rename `old`; return the collections copied. Nothing to do when
     there is no old store. StoreUnavailable, saying how to rebuild, when it cannot be read."""
@@ -26,9 +27,10 @@ def migrate_local_mode(old: Path, root: Path, lock_timeout_s: float = 60.0) -> l
 
     edge = EdgeCollections(root, writer=True, lock_timeout_s=lock_timeout_s)
     try:
-        if not has_local_mode_index(old):  # another process converted it while we waited for the lock
-            return []
-        copied = _copy_all(old, edge)
+        with edge.writing("convert the old local-mode index"):
+            if not has_local_mode_index(old):  # another process converted it while we waited for the lock
+                return []
+            copied = _copy_all(old, edge)
     finally:
         edge.close()
     old.rename(old.with_name(old.name + MIGRATED_SUFFIX))

@@ -16,7 +16,7 @@ from clipret.errors import ClipretError, IndexNotFound, ModelUnavailable, StoreU
 from clipret.search.engine import SearchEngine
 
 BUILD_COMMAND = "clipret build --from demo"
-APP_LOCK_TIMEOUT_S = 5.0  # a page waits this long for an embedded store another process holds
+APP_LOCK_TIMEOUT_S = 5.0  # a page waits this long for another process converting an old index
 
 
 def settings() -> Settings:

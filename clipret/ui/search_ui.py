@@ -20,6 +20,7 @@ from clipret.errors import (
 )
 from clipret.search.engine import QueryClip, SearchEngine
 from clipret.search.spaces import SPACES
+from clipret.ui.query_cache import SharedLRU
 from clipret.ui.share import K_MAX, K_MIN, SearchState
 
 PREFIX = "search"
@@ -113,17 +114,18 @@ def show_failure(exc: ClipretError) -> None:
 
 
 @st.cache_resource(show_spinner=False)
-def _query_cache() -> dict[tuple[str, str], QueryClip]:
+def _query_cache() -> SharedLRU[tuple[str, str], QueryClip]:
     """Embedded URL and upload queries, shared by sessions: a shared link does not download again."""
-    return {}
+    return SharedLRU(_CACHED_QUERIES)
 
 
 def query_with_status(key: tuple[str, str], label: str, make: Callable[[Callable[[str], None]], QueryClip]
                       ) -> QueryClip | None:
     """Run a slow query (download → decode → extract → embed) with its steps shown; None on failure."""
     cache = _query_cache()
-    if key in cache:
-        return cache[key]
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     failed = st.session_state.setdefault(f"{PREFIX}._failed", {})
     if key in failed:  # don't download again on every widget change; a new URL or upload retries
         show_failure(failed[key])
@@ -137,9 +139,7 @@ def query_with_status(key: tuple[str, str], label: str, make: Callable[[Callable
             show_failure(exc)
             return None
         status.update(label=f"Embedded “{query.title}”", state="complete", expanded=False)
-    if len(cache) >= _CACHED_QUERIES:
-        cache.pop(next(iter(cache)))
-    cache[key] = query
+    cache.put(key, query)
     return query
 
 
