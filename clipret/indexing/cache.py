@@ -1,11 +1,19 @@
-"""The per-clip feature cache: <features_dir>/<profile>/<clip_id>.npz, one file per finished clip."""
+"""The per-clip feature cache: <features_dir>/<profile>/<clip_id>.npz, one file per finished clip.
+
+Each file holds the features, the `key` they were computed from (a digest of every media byte, the
+lyrics and the profile) and a `stamp` (the media file's stat, the lyrics and the profile): a re-run
+whose stamps all match reads no media byte; where a stamp differs, the key decides.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import time
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -13,6 +21,10 @@ from clipret.files import save_npz_atomic
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 _BLOCK = "block:"  # npz key prefix of a present block; an absent key = the modality is missing
+# A file changed this recently may change again without its stat changing (timestamps are coarse:
+# a kernel tick, 1 s on some network file systems, 2 s on FAT), so it gets no stamp: the key decides.
+SETTLE_NS = 2_000_000_000
+_UNREADABLE = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile)  # missing, empty or truncated
 
 
 def cache_path(features_dir: Path, profile: str, clip_id: str) -> Path:
@@ -36,6 +48,22 @@ def fingerprint(media_path: Path, lyrics: str, profile: str) -> str:
     return digest.hexdigest()
 
 
+def media_stamp(media_path: Path, lyrics: str, profile: str) -> str:
+    """A cheap identity of fingerprint's inputs, from the media file's stat (no byte read); "" for a
+    file changed within SETTLE_NS, whose stat cannot be trusted yet.
+
+    Size and mtime change with the content; the inode when the file is replaced or copied; ctime with
+    any change, and unlike mtime (`touch -r`, a copy keeping times) no user can set it back.
+    """
+    st = os.stat(media_path)
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < SETTLE_NS:
+        return ""
+    digest = hashlib.sha256(f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}".encode())
+    digest.update(b"\0lyrics\0" + lyrics.strip().encode("utf-8"))
+    digest.update(b"\0profile\0" + _profile_key(profile).encode("utf-8"))
+    return digest.hexdigest()
+
+
 def _profile_key(profile: str) -> str:
     """The profile's name, plus its layout version from 2 on (so version-1 caches keep their keys)."""
     from clipret.features.profiles import profile_version
@@ -44,19 +72,69 @@ def _profile_key(profile: str) -> str:
     return profile if version <= 1 else f"{profile}@v{version}"
 
 
-def save_features(path: Path, features: dict[str, np.ndarray | None], key: str, duration_s: float) -> None:
+class CacheCheck(NamedTuple):
+    """is_current's answer: whether the cached features are current, and the key and stamp that
+    features computed now are saved with."""
+
+    current: bool
+    key: str
+    stamp: str
+
+
+def is_current(cache_file: Path, media_path: Path, lyrics: str, profile: str) -> CacheCheck:
+    """Whether `cache_file` holds the features of this media, lyrics and profile.
+
+    A matching stamp answers without opening the media; otherwise the media is hashed, and a cache
+    whose key matches (written before stamps, on another disk, or the media touched) gets today's
+    stamp, so that the next run reads no media byte either.
+    """
+    stored = cached_identity(cache_file)
+    now = media_stamp(media_path, lyrics, profile)  # before hashing: a change mid-hash leaves a stamp that differs
+    if now and stored is not None and stored[1] == now:
+        return CacheCheck(True, stored[0], now)
+    key = fingerprint(media_path, lyrics, profile)
+    if stored is None or stored[0] != key:
+        return CacheCheck(False, key, now)
+    if now:
+        _restamp(cache_file, key, now)
+    return CacheCheck(True, key, now)
+
+
+def _restamp(path: Path, key: str, new_stamp: str) -> None:
+    """Rewrite `path` with a new stamp and every other array as it was; a cache that cannot be rewritten
+    (read-only, or replaced meanwhile by another run) keeps its old stamp: only the next run's speed is lost."""
+    try:
+        with np.load(path) as data:
+            arrays = {name: data[name] for name in data.files}
+        if str(arrays["key"]) != key:
+            return
+        save_npz_atomic(path, **{**arrays, "stamp": np.array(new_stamp)})
+    except _UNREADABLE:
+        pass
+
+
+def save_features(path: Path, features: dict[str, np.ndarray | None], key: str, duration_s: float,
+                  stamp: str = "") -> None:
     """Write atomically: a crash mid-write leaves no file a re-run would trust."""
     arrays = {_BLOCK + name: np.asarray(v, dtype=np.float32) for name, v in features.items() if v is not None}
-    save_npz_atomic(path, key=np.array(key), duration_s=np.array(float(duration_s)), **arrays)
+    save_npz_atomic(path, key=np.array(key), stamp=np.array(stamp), duration_s=np.array(float(duration_s)),
+                    **arrays)
+
+
+def cached_identity(path: Path) -> tuple[str, str] | None:
+    """(key, stamp) a cache file was written with ("" for a file from before stamps), or None when
+    there is no readable file. Reads the two small arrays only."""
+    try:
+        with np.load(path) as data:
+            return str(data["key"]), (str(data["stamp"]) if "stamp" in data.files else "")
+    except _UNREADABLE:
+        return None
 
 
 def cached_key(path: Path) -> str | None:
     """The fingerprint a cache file was written with, or None when there is no readable file."""
-    try:
-        with np.load(path) as data:
-            return str(data["key"])
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # missing, empty or truncated
-        return None
+    identity = cached_identity(path)
+    return None if identity is None else identity[0]
 
 
 def load_features(path: Path, block_names: tuple[str, ...]) -> tuple[dict[str, np.ndarray | None], float]:

@@ -16,7 +16,7 @@ from clipret.config import Settings
 from clipret.errors import ClipretError, ModelUnavailable
 from clipret.features import jit_cache
 from clipret.features.profiles import extract_clip, get_profile
-from clipret.indexing.cache import cache_path, cached_key, fingerprint, save_features
+from clipret.indexing.cache import cache_path, is_current, save_features
 from clipret.media.decode import decode, for_task
 from clipret.runtime.failures import (
     TaskLimits,
@@ -41,6 +41,7 @@ class ClipTask:
     cache_path: str
     key: str  # fingerprint of media + lyrics + profile, stored with the features
     timeout_s: float  # wall-clock limit of decoding this clip
+    stamp: str = ""  # the media's stat when `key` was taken, stored with it (cache.media_stamp)
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,9 @@ def extract_corpus(records: Sequence[ClipRecord], corpus_dir: str | Path, settin
                    on_clip: Callable[[ClipOutcome], None] | None = None) -> ExtractReport:
     """Compute and cache the features of `records` (a `shard` (i, n) takes records[i::n]).
 
-    Clips already cached with the same fingerprint are skipped, so a killed run resumes where it
-    stopped. `on_clip` is called in this process after every finished clip (a hook for tests).
+    Clips already cached with the same fingerprint are skipped (unchanged media files are not read:
+    cache.is_current), so a killed run resumes where it stopped. `on_clip` is called in this process
+    after every finished clip (a hook for tests).
     """
     start = time.monotonic()
     report, tasks = plan_extraction(records, corpus_dir, settings, profile, shard, timeout_s)
@@ -138,12 +140,12 @@ def _plan(records, corpus_dir: Path, settings: Settings, profile: str, timeout: 
         if not media.is_file():
             report.failed[record.clip_id] = f"media file not found: {media}"
             continue
-        key = fingerprint(media, record.lyrics, profile)
         path = cache_path(settings.features_dir, profile, record.clip_id)
-        if cached_key(path) == key:
+        current, key, stamp = is_current(path, media, record.lyrics, profile)
+        if current:
             report.cached.append(record.clip_id)
             continue
-        tasks.append(ClipTask(record.clip_id, str(media), record.lyrics, profile, str(path), key, timeout))
+        tasks.append(ClipTask(record.clip_id, str(media), record.lyrics, profile, str(path), key, timeout, stamp))
     return tasks
 
 
@@ -329,7 +331,7 @@ def extract_one(task: ClipTask) -> ClipOutcome:
         if all(v is None for v in features.values()):
             raise ClipretError("no audio, video or lyrics could be extracted")
         phase("save")
-        save_features(Path(task.cache_path), features, task.key, decoded.duration_s)
+        save_features(Path(task.cache_path), features, task.key, decoded.duration_s, task.stamp)
     except ModelUnavailable as exc:
         return ClipOutcome(task.clip_id, False, str(exc), time.monotonic() - start, fatal=True)
     except Exception as exc:  # noqa: BLE001 - one bad clip must not stop the corpus

@@ -180,7 +180,7 @@ def _store(row: dict) -> ClipOutcome:
         return ClipOutcome(clip_id, False, str(row["reason"]), seconds, fatal=bool(row["fatal"]))
     try:
         save_features(Path(row["cache_path"]), pickle.loads(row["features"]), str(row["key"]),
-                      float(row["duration_s"]))
+                      float(row["duration_s"]), str(row["stamp"]))
     except Exception as exc:  # noqa: BLE001 - a clip that cannot be cached is a failed clip
         return ClipOutcome(clip_id, False, exception_reason(exc), seconds)
     return ClipOutcome(clip_id, True, "", seconds)

@@ -50,7 +50,7 @@ def cpu_stage(row: dict) -> tuple[dict, dict | None]:
     """
     from clipret.features.registry import get_extractor
     start = time.monotonic()
-    out = {"clip_id": row["clip_id"], "cache_path": row["cache_path"], "key": row["key"],
+    out = {"clip_id": row["clip_id"], "cache_path": row["cache_path"], "key": row["key"], "stamp": row["stamp"],
            "lyrics": row["lyrics"], "profile": row["profile"], "reason": "", "fatal": False,
            "duration_s": 0.0, "payload": b"", "decode_s": 0.0, "cpu_s": 0.0}
     blocks: dict[str, np.ndarray | None] = {}
@@ -125,6 +125,7 @@ class NeuralBlocks:
         """The output row of `row`; `done` is its CPU stage's result when it is at hand (else its payload)."""
         start = time.monotonic()
         out = {"clip_id": str(row["clip_id"]), "cache_path": str(row["cache_path"]), "key": str(row["key"]),
+               "stamp": str(row["stamp"]),
                "duration_s": float(row["duration_s"]), "reason": str(row["reason"]),
                "fatal": bool(row["fatal"]), "features": b"", "decode_s": float(row["decode_s"]),
                "cpu_s": float(row["cpu_s"]), "neural_s": 0.0}
@@ -189,5 +190,5 @@ class _CpuBlockFailed(Exception):
         self.reason = reason
 
 
-_OUTPUT_COLUMNS = ("clip_id", "cache_path", "key", "duration_s", "reason", "fatal", "seconds", "features",
+_OUTPUT_COLUMNS = ("clip_id", "cache_path", "key", "stamp", "duration_s", "reason", "fatal", "seconds", "features",
                    "decode_s", "cpu_s", "neural_s")  # the last three: seconds per stage, for the benchmark

@@ -17,7 +17,7 @@ from clipret.config import Settings
 from clipret.embedding.artifacts import MANIFEST, artifact_dir
 from clipret.errors import ClipretError
 from clipret.files import write_json_atomic
-from clipret.indexing.cache import cache_path, cached_key, fingerprint, load_features
+from clipret.indexing.cache import cache_path, is_current, load_features
 from clipret.indexing.payload import record_payload
 from clipret.sources.corpus import ClipRecord
 
@@ -116,7 +116,7 @@ def load_training_set(records: Sequence[ClipRecord], corpus_dir: str | Path, set
             out.skipped[record.clip_id] = f"media file not found: {media}"
         elif not path.is_file():
             out.skipped[record.clip_id] = "no features (extraction failed or was not run)"
-        elif cached_key(path) != fingerprint(media, record.lyrics, profile.name):
+        elif not is_current(path, media, record.lyrics, profile.name).current:
             out.skipped[record.clip_id] = "features are stale (media or lyrics changed): run extract again"
         else:
             features, duration = load_features(path, names)
