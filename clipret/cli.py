@@ -157,6 +157,33 @@ def cmd_add(args, settings):
     print(f"Added {added.clip_id} ('{added.title}', {added.genre}) to {added.collection}")
 
 
+def cmd_search(args, settings):
+    from clipret.search.engine import SearchEngine
+    from clipret.search.format import format_matches, format_results, results_json
+    from clipret.store import ClipStore
+    from clipret.ui.share import parse_weights
+
+    with ClipStore(settings, replica=True) as store:  # a reader: never waits for a writer
+        engine = SearchEngine(settings, store=store)
+        if args.text is not None:
+            query = engine.query_from_text(args.text)
+        elif args.clip:
+            query = engine.query_from_clip(args.clip)
+        elif args.source.startswith(("http://", "https://")):
+            query = engine.query_from_url(args.source)
+        else:
+            query = engine.query_from_file(args.source)
+        weights = dict(parse_weights(args.weights)) or None
+        results = engine.search(query, args.k, args.genre, args.space, weights)
+    if args.json:
+        print(json.dumps(results_json(query, results), indent=2))
+        return
+    print(f"Query: {query.title}")
+    for line in format_matches(query.matches):
+        print(f"  {line}")
+    print(format_results(results) if results else "No clip matches (widen the genre filter).")
+
+
 def cmd_info(args, settings):
     from clipret.indexing.info import format_info, index_info
     from clipret.store import ClipStore
@@ -169,6 +196,7 @@ def cmd_info(args, settings):
 # -- parsing -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from clipret.indexing.build import DEMO_PER_GENRE, DEMO_SECONDS, SOURCES
+    from clipret.search.spaces import SPACES
 
     common = _common_options()
     parser = argparse.ArgumentParser(prog="clipret", parents=[common],
@@ -225,6 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--genre", default="")
     p.add_argument("--title", default="")
     p.add_argument("--lyrics", default=None, type=Path, help="a .txt or .lrc lyrics file")
+    p = command("search", cmd_search, "the clips most similar to a description, a clip, a file or a URL")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text", metavar="WORDS", help='a description: "a slow piano ballad about leaving home"')
+    what.add_argument("--clip", metavar="CLIP_ID", help="a clip of the collection")
+    what.add_argument("source", nargs="?", help="a media file or a YouTube URL")
+    p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    p.add_argument("--genre", action="append", default=None, help="keep this genre only (repeatable)")
+    p.add_argument("--space", choices=SPACES, default="fused", help="the space to rank in (default fused)")
+    p.add_argument("--weights", default="", metavar="M:W,...",
+                   help="rank by weighted modalities instead, e.g. audio:1,lyrics:0.5")
+    p.add_argument("--json", action="store_true")
     p = command("info", cmd_info, "describe the serving index")
     p.add_argument("--json", action="store_true")
     return parser

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from clipret.features.base import BaseExtractor
+from clipret.features.base import BaseExtractor, Concept, descriptor_concepts
 from clipret.media.decode import SAMPLE_RATE
 
 N_FFT = 2048  # librosa's defaults, so every feature function agrees on the frames
@@ -36,6 +36,17 @@ def _sequence_names() -> tuple[str, ...]:
 
 SEQUENCE_NAMES = _sequence_names()  # the 64 frame-level sequences, in column order
 AUDIO_COLUMNS = tuple(f"{s}_{stat}" for s in SEQUENCE_NAMES for stat in STATISTICS) + ("bpm",)
+# What a listener would call a high and a low value of the columns that have a plain meaning (text search)
+AUDIO_DESCRIPTORS = {
+    "bpm": (("fast", "fast tempo", "upbeat", "a quick beat"), ("slow", "slow tempo", "a ballad", "unhurried")),
+    "percussive_energy_mean": (("drums", "heavy drums", "percussion", "beats"),
+                               ("no drums", "without percussion", "gentle")),
+    "spectral_centroid_mean": (("a bright sound", "sharp, trebly"), ("a dark sound", "warm, mellow, muffled")),
+    "zcr_mean": (("distorted", "noisy", "harsh", "distorted guitars"), ("clean tones", "pure, smooth tones")),
+    "db_spectrum_mean": (("loud", "powerful", "intense", "heavy"), ("quiet", "soft", "hushed")),
+    "spectral_flux_mean": (("energetic", "busy, driving rhythm", "lively"),
+                           ("calm", "ambient", "still", "peaceful")),
+}
 
 
 def audio_sequences(y: np.ndarray, sr: int = SAMPLE_RATE) -> tuple[dict[str, np.ndarray], float]:
@@ -272,6 +283,10 @@ class LibrosaAudio(BaseExtractor):
     modality = "audio"
     dim = len(AUDIO_COLUMNS)
     columns = AUDIO_COLUMNS
+
+    @classmethod
+    def concepts(cls) -> tuple[Concept, ...]:
+        return descriptor_concepts(AUDIO_COLUMNS, AUDIO_DESCRIPTORS)
 
     def __init__(self, device: str = "cpu", max_seconds: float = 300.0):
         self.max_seconds = max_seconds  # analyse at most this much of each clip (device unused: CPU)

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Concept:
+    """Words a person might type for what one output column measures: a text query that matches
+    `phrase` asks for clips high on that column (sign +1) or low on it (sign -1)."""
+
+    phrase: str  # "grand piano", "fast tempo"
+    column: int  # index into the extractor's output
+    sign: float = 1.0
+    measure: str = ""  # the column's name when the phrase describes a measurement ("bpm"); "" for a class
 
 
 @runtime_checkable
@@ -35,6 +47,12 @@ class BaseExtractor:
     dim: int = 0
     columns: tuple[str, ...] = ()
 
+    @classmethod
+    def concepts(cls) -> tuple[Concept, ...]:
+        """The named things this extractor's columns measure, for text search (none by default: a
+        learned embedding's columns have no names)."""
+        return ()
+
     def extract(self, item: Any) -> np.ndarray | None:
         return self.extract_batch([item])[0]
 
@@ -48,6 +66,16 @@ class BaseExtractor:
         if vector.shape != (self.dim,):
             raise ValueError(f"{self.name}: produced {vector.shape[0]} values, expected {self.dim}.")
         return vector
+
+
+def descriptor_concepts(columns: tuple[str, ...], descriptors: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
+                        ) -> tuple[Concept, ...]:
+    """Concepts from {column name: (words for a high value, words for a low value)}."""
+    concepts = []
+    for name, (high, low) in descriptors.items():
+        column = columns.index(name)
+        concepts += [Concept(p, column, 1.0, name) for p in high] + [Concept(p, column, -1.0, name) for p in low]
+    return tuple(concepts)
 
 
 def resolve_device(device: str) -> str:

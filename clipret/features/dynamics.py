@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clipret.features.base import BaseExtractor
+from clipret.features.base import BaseExtractor, Concept, descriptor_concepts
 
 DYNAMICS_COLUMNS = (
     "cuts_per_minute", "shot_length_median_s",
@@ -12,6 +12,14 @@ DYNAMICS_COLUMNS = (
     "brightness_mean", "brightness_std", "saturation_mean", "saturation_std",
     "colourfulness_mean", "colourfulness_std",
 )
+# What a viewer would call a high and a low value of these columns (text search)
+DYNAMICS_DESCRIPTORS = {
+    "cuts_per_minute": (("fast cuts", "quick editing", "many shots"), ("long takes", "one continuous shot")),
+    "motion_mean": (("fast motion", "a moving camera", "action"), ("a still picture", "static", "motionless")),
+    "brightness_mean": (("a bright picture", "sunny", "daylight"), ("a dark picture", "at night", "dark")),
+    "saturation_mean": (("colourful", "vivid colours", "saturated"),
+                        ("black and white", "grey", "muted colours")),
+}
 CUT_THRESHOLD = 0.35  # colour-histogram distance (0 = same colours, 1 = disjoint) that can be a cut
 CUT_CONTRAST = 2.5  # ... and it must stand out this much above the local median (fast motion does not)
 CUT_PIXEL_CHANGE = 0.08  # ... and the pixels must change (a flat colour crossing a histogram bin does not)
@@ -24,6 +32,10 @@ class Dynamics(BaseExtractor):
     modality = "video"
     dim = len(DYNAMICS_COLUMNS)
     columns = DYNAMICS_COLUMNS
+
+    @classmethod
+    def concepts(cls) -> tuple[Concept, ...]:
+        return descriptor_concepts(DYNAMICS_COLUMNS, DYNAMICS_DESCRIPTORS)
 
     def __init__(self, device: str = "cpu"):
         pass  # numpy only: the device does not matter

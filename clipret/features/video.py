@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from clipret.errors import ModelUnavailable
-from clipret.features.base import BaseExtractor, host_reachable, resolve_device
+from clipret.features.base import BaseExtractor, Concept, host_reachable, resolve_device
 
 SLOW_R50_ENV = "CLIPRET_SLOW_R50_CHECKPOINT"  # local path of SLOW_8x8_R50.pyth (no download needed)
 SLOW_R50_URL = "https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics/SLOW_8x8_R50.pyth"
@@ -26,6 +26,10 @@ class EfficientNetLite0(BaseExtractor):
     modality = "video"
     dim = 1000
     columns = tuple(f"imagenet_logit_{i:03d}" for i in range(1000))
+
+    @classmethod
+    def concepts(cls) -> tuple[Concept, ...]:
+        return class_name_concepts("imagenet")
 
     def __init__(self, device: str = "cpu", batch_size: int = 32):
         self.device = resolve_device(device)
@@ -58,6 +62,10 @@ class SlowR50(BaseExtractor):
     dim = 400
     columns = tuple(f"kinetics_logit_{i:03d}" for i in range(400))
 
+    @classmethod
+    def concepts(cls) -> tuple[Concept, ...]:
+        return class_name_concepts("kinetics")
+
     def __init__(self, device: str = "cpu", batch_size: int = 4, pretrained: bool = True,
                  checkpoint: str | None = None):
         self.device = resolve_device(device)
@@ -85,6 +93,18 @@ class SlowR50(BaseExtractor):
         bounds = np.cumsum([0] + [len(s) for s in segments])
         means = iter(per_clip[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True))
         return [self._finish(next(means)) if c.has_video else None for c in clips]
+
+
+@functools.cache
+def class_name_concepts(dataset: str) -> tuple[Concept, ...]:
+    """One concept per output class, named as torchvision's weights metadata names them, in logit order:
+    ImageNet-1k's 1000 (the order EfficientNet-Lite0 was trained in) or Kinetics-400's 400 (slow_r50's).
+    Reading the metadata downloads nothing."""
+    from torchvision.models import ResNet50_Weights
+    from torchvision.models.video import R3D_18_Weights
+
+    weights = {"imagenet": ResNet50_Weights.IMAGENET1K_V1, "kinetics": R3D_18_Weights.KINETICS400_V1}[dataset]
+    return tuple(Concept(name, i) for i, name in enumerate(weights.meta["categories"]))
 
 
 def _batches(arrays: list[np.ndarray], size: int):

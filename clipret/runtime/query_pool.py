@@ -83,19 +83,39 @@ class QueryPool:
 
     def _run(self, worker: Worker, function: str, path: str, lyrics: str, profile: str, decode_options, *rest):
         """`function` of this module in `worker`, which goes back to the pool (or is replaced) after."""
+        return self._call(worker, function, (path, lyrics, profile, decode_options, *rest), profile,
+                          decode_options, lambda exc: self._explain(path, exc, decode_options))
+
+    def _call(self, worker: Worker, function: str, args: tuple, profile: str, decode_options, explain):
         broken = True
         try:
-            result = worker.call(function, path, lyrics, profile, decode_options, *rest)
+            result = worker.call(function, *args)
             broken = False
             self._deaths.clear()
             return result
         except WorkerFailed as exc:
-            raise _Crashed(self._explain(path, exc, decode_options)) from None
+            raise _Crashed(explain(exc)) from None
         except ClipretError:
             broken = not worker.alive
             raise
         finally:
             self._release(worker, broken, profile, decode_options)
+
+    def embed_text(self, text: str, parts: list[str], profile: str):
+        """A description's EmbeddedText (clipret.search.text), computed in a worker: text is untrusted
+        input too, and the worker has the profile's text models warm."""
+        worker = self._acquire(profile, None)
+
+        def explain(exc: WorkerFailed) -> ClipretError:
+            limits = TaskLimits(0.0, self.options.extract_timeout_s, self.options.memory_mb)
+            return ExtractionFailed(f"Embedding the description {what_went_wrong(exc, limits)}; that process "
+                                    "was replaced, so the next query works — try again or try other words.")
+
+        try:
+            return self._call(worker, "clipret.search.text:embed_description", (text, parts, profile), profile,
+                              None, explain)
+        except _Crashed as crash:
+            raise crash.error from None
 
     def prestart(self, profile: str, decode_options=None) -> None:
         """Start (and warm, in the background) one worker now, so the first query finds it ready. The
@@ -246,6 +266,11 @@ def shared_pool() -> QueryPool:
 def extract_file(path: str | Path, lyrics: str, profile: str, decode_options) -> tuple[dict, float]:
     """Decode and extract `path` with `profile` in a warm worker → (features, duration_s)."""
     return shared_pool().extract(path, lyrics, profile, decode_options)
+
+
+def embed_text(text: str, parts: list[str], profile: str):
+    """embed_description (clipret.search.text) of a description, in a warm query worker."""
+    return shared_pool().embed_text(text, parts, profile)
 
 
 # -- in the worker -----------------------------------------------------------------------------------

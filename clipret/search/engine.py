@@ -1,8 +1,9 @@
-"""Similar-clip search: a query clip (from the collection, a file or a YouTube URL) → ranked results.
+"""Similar-clip search: a query clip (from the collection, a file or a YouTube URL) or a description in
+words → ranked results.
 
 A collection clip is looked up, never extracted again; a file or URL goes decode → extract → embed
-with the models of the index it searches. Each result carries its cosine per modality, so the app
-can show why it matched.
+with the models of the index it searches; a description is embedded in the modality spaces it reaches
+(clipret.search.text). Each result carries its cosine per modality, so the app can show why it matched.
 """
 
 from __future__ import annotations
@@ -29,9 +30,15 @@ class QueryClip:
 
     vectors: dict[str, np.ndarray]  # vector name ("fused", "raw", "pca", "audio", …) → (d,)
     title: str
-    source: str  # "collection" | "file" | "url"
+    source: str  # "collection" | "file" | "url" | "text"
     clip_id: str = ""  # set when the clip is in the collection: it is left out of its own results
     payload: dict[str, Any] = field(default_factory=dict)
+    matches: tuple = ()  # a description's TextMatch list: which words reached which modality
+
+    @property
+    def reached(self) -> tuple[str, ...]:
+        """The modalities this query has a vector in (a description reaches only some)."""
+        return tuple(m for m in self.modalities if _present(self.vectors[m]))
 
     @property
     def genre(self) -> str:
@@ -175,6 +182,21 @@ class SearchEngine:
                          "thumbnail_url": info.get("thumbnail") or ""}
         return query
 
+    def query_from_text(self, text: str) -> QueryClip:
+        """A description in words, embedded in the modality spaces it reaches (clipret.search.text);
+        InvalidDescription when empty or too long, ClipretError when it reaches none."""
+        from clipret.runtime.query_pool import embed_text
+        from clipret.search.text import clean_description, text_query_vectors
+
+        text = clean_description(text)
+        vectors, matches = text_query_vectors(self.index, text, embed_text)
+        query = QueryClip(vectors=vectors, title=text, source="text", matches=tuple(matches))
+        if not query.reached:
+            raise ClipretError("These words match nothing this index can search by (it has no lyrics, and no "
+                               "picture or sound it can name is close to them): describe what is seen or "
+                               "heard, e.g. 'a crowd at a concert, fast drums'.")
+        return query
+
     # -- searching -------------------------------------------------------------------------------
     def search(self, query: QueryClip, k: int = 10, genres: Sequence[str] | None = None,
                space: str = "fused", weights: Mapping[str, float] | None = None) -> list[SearchResult]:
@@ -183,6 +205,8 @@ class SearchEngine:
         exclude = (query.clip_id,) if query.clip_id else ()
         genres = list(genres) if genres else None
         modalities = query.modalities
+        if space not in query.vectors and not (weights and any(w > 0 for w in weights.values())):
+            weights = {m: 1.0 for m in query.reached}  # a description has no fused vector: its modalities rank
         if weights and any(w > 0 for w in weights.values()):
             return self._search_weighted(query, k, genres, exclude, dict(weights))
         if space not in SPACES:
@@ -211,6 +235,12 @@ class SearchEngine:
         if not hits:
             return []
         cosines = _hit_cosines(query, hits, modalities)
+        weighted = [m for m, w in weights.items() if w > 0 and _present(query.vectors[m])]
+        has_one = ~np.all(np.isnan(np.stack([cosines[m] for m in weighted])), axis=0)  # e.g. lyrics at all
+        hits = [h for h, keep in zip(hits, has_one, strict=True) if keep]
+        cosines = {m: c[has_one] for m, c in cosines.items()}
+        if not hits:
+            return []
         scores = combine_modalities(cosines, weights)
         return [_result(hits[i], float(scores[i]), {m: cosines[m][i] for m in modalities})
                 for i in rank(scores, k)]
@@ -226,6 +256,11 @@ class SearchEngine:
     def search_by_url(self, url: str, k: int = 10, genres=None, space: str = "fused", weights=None,
                       on_step: Step | None = None) -> list[SearchResult]:
         return self.search(self.query_from_url(url, on_step=on_step), k, genres, space, weights)
+
+    def search_by_text(self, text: str, k: int = 10, genres=None, weights=None) -> list[SearchResult]:
+        """The k clips that best match a description: by the modalities it reaches, equally weighted
+        unless `weights` says otherwise."""
+        return self.search(self.query_from_text(text), k, genres, weights=weights)
 
     # -- what the pages list ---------------------------------------------------------------------
     def clips(self) -> list[dict[str, Any]]:

@@ -20,17 +20,20 @@ from clipret.errors import (
 )
 from clipret.search.engine import QueryClip, SearchEngine
 from clipret.search.spaces import SPACES
+from clipret.search.text import LANGUAGES, MAX_CHARS, InvalidDescription
 from clipret.ui.query_cache import SharedLRU
 from clipret.ui.share import K_MAX, K_MIN, SearchState
 
 PREFIX = "search"
-SOURCES = ("Collection clip", "YouTube URL", "Upload a file")
+SOURCES = ("Collection clip", "Describe it", "YouTube URL", "Upload a file")
+CLIP, TEXT, URL, UPLOAD = SOURCES
 MODES = ("One space", "Modality weights")
 UPLOAD_TYPES = ["mp4", "webm", "mkv", "mov", "avi", "m4v", "mp3", "m4a", "wav", "ogg", "flac"]
 SPACE_HELP = ("fused: the autoencoder's 256-d latent space (the paper's method); raw: all standardised "
               "features concatenated; pca: a 256-d PCA of raw (the baselines).")
 FAILURES = [  # the first matching class names the failure; the exception's text says what to do
     (UnsupportedURL, "Not a YouTube video URL"),
+    (InvalidDescription, "Nothing to search by"),
     (DownloadError, "The video could not be downloaded"),
     (MediaError, "The file could not be read"),
     (ModelUnavailable, "The models could not be loaded"),
@@ -48,47 +51,60 @@ def widget_values(state: SearchState, clip_ids: Sequence[str], genres: Sequence[
                   modalities: Sequence[str]) -> dict[str, Any]:
     """What the widgets show for `state` (values the widgets cannot take are left out)."""
     values: dict[str, Any] = {
-        "clip": state.clip if state.clip in clip_ids else None, "url": state.url, "k": state.k,
+        "clip": state.clip if state.clip in clip_ids else None, "url": state.url, "q": state.q, "k": state.k,
         "genres": [g for g in state.genres if g in genres], "space": state.space,
         "mode": MODES[1] if state.weights else MODES[0]}
     for m in modalities:
         values[f"w_{m}"] = float(state.weights_dict.get(m, 0.0)) if state.weights else 1.0
-    if state.url or state.clip:
-        values["source"] = SOURCES[1] if state.url else SOURCES[0]
+    if state.url or state.clip or state.q:
+        values["source"] = URL if state.url else CLIP if state.clip else TEXT
     return values
 
 
-def ranking_controls(genres: Sequence[str], modalities: Sequence[str]) -> dict[str, Any]:
-    """Sidebar: k, genre filter, and one space or per-modality weights → SearchState fields."""
+def ranking_controls(genres: Sequence[str], modalities: Sequence[str], describing: bool = False) -> dict[str, Any]:
+    """Sidebar: k, genre filter, and one space or per-modality weights → SearchState fields. A description
+    (`describing`) has no vector in the spaces: it always ranks by the modalities its words reach."""
     with st.sidebar:
         st.header("Results")
         k = st.slider("How many results (k)", K_MIN, K_MAX, key=f"{PREFIX}.k")
         chosen = st.multiselect("Only these genres", genres, key=f"{PREFIX}.genres",
                                 placeholder="All genres")
-        mode = st.radio("Rank by", MODES, key=f"{PREFIX}.mode", horizontal=True)
+        mode = MODES[1] if describing else st.radio("Rank by", MODES, key=f"{PREFIX}.mode", horizontal=True)
         space, weights = SearchState.space, ()
         if mode == MODES[0]:
             space = st.radio("Space", SPACES, key=f"{PREFIX}.space", horizontal=True, help=SPACE_HELP)
         else:
-            st.caption("score = Σ w · cosine per modality (weights normalised to sum 1)")
+            st.caption("score = Σ w · cosine per modality (weights normalised to sum 1)"
+                       + (", over the modalities the words reach" if describing else ""))
             weights = tuple((m, float(st.slider(m, 0.0, 1.0, step=0.05, key=f"{PREFIX}.w_{m}")))
                             for m in modalities)
             if not any(w for _, w in weights):
-                st.warning("Give at least one modality some weight; until then the fused space ranks.")
+                st.warning("Give at least one modality some weight; until then "
+                           + ("every modality the words reach counts the same." if describing
+                              else "the fused space ranks."))
                 weights = ()
+            elif describing and all(w == 1.0 for _, w in weights):
+                weights = ()  # the default: the link stays short
         show_players = st.toggle("Show players", value=True, key=f"{PREFIX}.players")
     return {"k": int(k), "genres": tuple(chosen), "space": space, "weights": weights,
             "show_players": show_players}
 
 
 def query_input(labels: dict[str, str]) -> tuple[str, Any]:
-    """The query: ("clip", id | None), ("url", text) or ("upload", UploadedFile | None)."""
+    """The query: ("clip", id | None), ("text", words), ("url", text) or ("upload", UploadedFile | None)."""
     source = st.radio("Query by", SOURCES, key=f"{PREFIX}.source", horizontal=True)
-    if source == SOURCES[0]:
+    if source == CLIP:
         clip = st.selectbox("A clip of the collection", list(labels), format_func=lambda c: labels.get(c, c),
                             index=None, key=f"{PREFIX}.clip", placeholder="Type to search the titles…")
         return "clip", clip
-    if source == SOURCES[1]:
+    if source == TEXT:
+        text = st.text_input("Describe the song or its video", key=f"{PREFIX}.q", max_chars=MAX_CHARS,
+                             placeholder="a slow piano ballad about leaving home",
+                             help=f"What it is about reaches the lyrics; what is seen or heard reaches the "
+                                  f"picture and sound through the names the models give them. {LANGUAGES} "
+                                  "works best.")
+        return "text", " ".join(text.split())
+    if source == URL:
         url = st.text_input("A YouTube video URL", key=f"{PREFIX}.url",
                             placeholder="https://www.youtube.com/watch?v=…")
         return "url", url.strip()
@@ -156,6 +172,9 @@ def resolve_query(engine: SearchEngine, kind: str, value: Any) -> QueryClip | No
     if kind == "url":
         return query_with_status((engine.collection, value), "Fetching the video…",
                                  lambda step: engine.query_from_url(value, on_step=step))
+    if kind == "text":
+        return query_with_status((engine.collection, "text:" + value), "Reading the description…",
+                                 lambda step: _embed_text(engine, value, step))
     too_large = upload_too_large(value.name, value.size, MAX_UPLOAD_MB)
     if too_large:
         st.error(too_large)
@@ -164,6 +183,11 @@ def resolve_query(engine: SearchEngine, kind: str, value: Any) -> QueryClip | No
     key = (engine.collection, hashlib.sha256(data).hexdigest())
     return query_with_status(key, f"Reading {value.name}…", lambda step: _embed_upload(engine, value.name,
                                                                                        data, step))
+
+
+def _embed_text(engine: SearchEngine, text: str, step) -> QueryClip:
+    step("Matching the words to the lyrics and to what the models can name")
+    return engine.query_from_text(text)
 
 
 def _embed_upload(engine: SearchEngine, name: str, data: bytes, step) -> QueryClip:
@@ -182,7 +206,10 @@ def run_search(engine: SearchEngine, query: QueryClip, state: SearchState) -> li
         return []
 
 
-def query_summary(query: QueryClip, show_player: bool) -> None:
+def query_summary(query: QueryClip, show_player: bool, payloads: Sequence[dict[str, Any]] = ()) -> None:
+    if query.source == "text":
+        text_summary(query, payloads)
+        return
     from clipret.ui.cards import clip_media
 
     left, right = st.columns([1, 2])
@@ -192,3 +219,19 @@ def query_summary(query: QueryClip, show_player: bool) -> None:
         where = {"collection": "from the collection", "file": "uploaded file", "url": "from YouTube"}
         st.markdown(f"**Query:** {query.title}")
         st.caption(" · ".join(x for x in (query.genre, where.get(query.source, "")) if x))
+
+
+def text_summary(query: QueryClip, payloads: Sequence[dict[str, Any]]) -> None:
+    """A description: the modalities it reached, and which words matched what."""
+    from clipret.search.format import format_match
+
+    st.markdown(f"**Query:** “{query.title}”")
+    reached = ", ".join(query.reached)
+    lyrics = ""
+    if "lyrics" in query.reached:
+        with_lyrics = sum(bool(p.get("has_lyrics")) for p in payloads)
+        lyrics = f" Only the {with_lyrics} of {len(payloads)} clips with lyrics can match on lyrics."
+    st.caption(f"Reaches {reached}.{lyrics}")
+    with st.expander("What the words matched", expanded=False):
+        for match in query.matches:
+            st.markdown(f"- {format_match(match)}")

@@ -13,6 +13,7 @@ from clipret.search.spaces import SPACES
 MAPS = ("umap", "tsne", "pca", "raw_pca", "pca_pca")  # payload keys map_<name> (the first three: fused)
 COLOURS = ("genre", "cluster")
 K_MIN, K_MAX = 1, 50
+TEXT_MAX = 300  # a described query in a link, at most (clipret.search.text.MAX_CHARS)
 
 # Page url paths as app.py registers them; the search is the home page ("").
 PAGE_PATHS = {"search": "", "map": "map", "baselines": "baselines", "index": "index"}
@@ -26,6 +27,7 @@ class SearchState:
 
     clip: str = ""  # clip id of a collection clip used as the query
     url: str = ""  # a YouTube URL used as the query (when clip is empty)
+    q: str = ""  # a description in words used as the query (when clip and url are empty)
     k: int = 10  # how many results, K_MIN..K_MAX
     genres: tuple[str, ...] = ()  # keep results of these genres only; () = all genres
     space: str = "fused"  # fused | raw | pca; ignored when weights are set
@@ -42,7 +44,9 @@ class SearchState:
     def from_params(cls, params: Params) -> SearchState:
         get = _getter(params)
         clip = get("clip")
-        return cls(clip=clip, url="" if clip else get("url"), k=_k(get("k"), cls.k),
+        url = "" if clip else get("url")
+        return cls(clip=clip, url=url, q="" if clip or url else " ".join(get("q").split())[:TEXT_MAX],
+                   k=_k(get("k"), cls.k),
                    genres=_names(get("genres")), space=_choice(get("space"), SPACES, cls.space),
                    weights=parse_weights(get("weights")))
 
