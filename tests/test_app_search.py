@@ -145,3 +145,18 @@ def test_an_unreadable_upload_is_one_clear_error(app_env):
     errors = texts(at.error)
     assert len(errors) == 1 and errors[0].startswith("**The file could not be read.**")
     assert not result_titles(at)
+
+
+def test_a_description_link_reproduces_the_search_and_says_what_matched(engine):
+    text = "fast drums and a grand piano, songs about the highway"
+    at = open_page(params={"q": text, "k": "4"})
+    assert not at.exception and not at.error
+    assert at.radio(key="search.source").value == "Describe it"
+    assert at.text_input(key="search.q").value == text
+    assert result_titles(at) == [r.title for r in engine.search_by_text(text, k=4)]
+    shown = texts(at.markdown)
+    assert "- “drums” → audio: drums, i.e. high percussive_energy_mean (1.00)" in shown
+    assert any(c.startswith("Reaches audio, video, lyrics. Only the 9 of 18 clips with lyrics")
+               for c in texts(at.caption))
+    assert "Top 4 by the modalities the words reach" in texts(at.subheader)
+    assert at.query_params == {"q": text, "k": "4"}

@@ -180,3 +180,32 @@ def test_choosing_a_point_on_the_map_opens_its_search(server, browser):
     page.get_by_text("Query:").first.wait_for(timeout=30_000)
     assert "/?clip=" in page.evaluate("window.location.href")
     page.close()
+
+
+DESCRIPTION = "fast drums and a grand piano, songs about the highway"
+
+
+def test_a_typed_description_returns_ranked_clips_and_its_link_reopens_them(server, browser, index_dir):
+    settings = Settings(data_dir=index_dir)
+    engine = SearchEngine(settings, store=shared_store(settings))
+    titles = [r.title for r in engine.search_by_text(DESCRIPTION, k=4)]
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    _open(page, f"{server}/?k=4", "clips indexed")
+    page.get_by_text("Describe it", exact=True).click()
+    box = page.get_by_label("Describe the song or its video", exact=True)
+    box.wait_for(timeout=30_000)
+    box.fill(DESCRIPTION)
+    box.press("Enter")
+    _wait_text(page, f"1. {titles[0]}", 90_000, "after typing a description")
+    for rank, title in enumerate(titles, 1):
+        page.get_by_text(f"{rank}. {title}", exact=True).wait_for(timeout=30_000)
+    address = page.evaluate("window.location.href")
+    assert "q=fast+drums" in address or "q=fast%20drums" in address
+    page.close()
+
+    again = browser.new_page(viewport={"width": 1400, "height": 1400})
+    _open(again, address, f"1. {titles[0]}")  # the link alone reruns the same search
+    for rank, title in enumerate(titles, 1):
+        again.get_by_text(f"{rank}. {title}", exact=True).wait_for(timeout=30_000)
+    assert again.get_by_label("Describe the song or its video", exact=True).input_value() == DESCRIPTION
+    again.close()

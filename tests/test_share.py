@@ -32,6 +32,19 @@ def test_clip_wins_over_url():
     assert SearchState.from_params({"clip": "a", "url": "https://youtu.be/x"}).url == ""
 
 
+def test_a_description_travels_in_q_capped_and_behind_a_clip_or_url():
+    state = SearchState(q="a slow piano ballad", k=4)
+    assert state.to_params() == {"q": "a slow piano ballad", "k": "4"}
+    assert SearchState.from_params(state.to_params()) == state
+    link = share_link("https://demo.example", "search", state.to_params())
+    assert link == "https://demo.example/?q=a+slow+piano+ballad&k=4"
+    assert SearchState.from_params({k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}) == state
+    assert SearchState.from_params({"q": "  two\n  words "}).q == "two words"
+    assert len(SearchState.from_params({"q": "x" * 5000}).q) == 300  # a hand-made link cannot ask for more
+    assert SearchState.from_params({"clip": "a", "q": "words"}).q == ""
+    assert SearchState.from_params({"url": "https://youtu.be/x", "q": "words"}).q == ""
+
+
 def test_bad_values_fall_back_to_defaults():
     state = SearchState.from_params({"k": "lots", "space": "latent", "genres": ",,metal,metal,"})
     assert (state.k, state.space, state.genres) == (10, "fused", ("metal",))

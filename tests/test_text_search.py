@@ -181,7 +181,34 @@ def test_cli_search_by_text_prints_ranked_clips_or_one_sentence(tiny, capsys):
     assert [r["clip_id"] for r in out["results"]][:1] == [clip_id] and len(out["results"]) == 3
     assert main(args) == 0
     table = capsys.readouterr().out
-    assert table.splitlines()[0].startswith("Query: ") and f"  1 " in table
+    assert table.splitlines()[0].startswith("Query: ") and "  1 " in table
     assert main(["--data-dir", str(settings.data_dir), "search", "--text", "y" * 400]) == 1
     assert capsys.readouterr().err == ("error: A description is at most 300 characters and this one has 400: "
                                        "shorten it to what matters most.\n")
+
+
+@pytest.mark.slow
+def test_a_description_is_embedded_in_a_worker_whose_crash_is_one_sentence():
+    import signal
+
+    from clipret.errors import ExtractionFailed
+    from clipret.runtime.query_pool import QueryPool, QueryPoolOptions
+
+    pool = QueryPool(QueryPoolOptions(max_workers=1))
+    text = "a grand piano"
+    parts = description_parts(text)
+    try:
+        first = pool.embed_text(text, parts, "portable")
+        assert first.lyrics_features["lyrics"].shape == (384,)
+        np.testing.assert_allclose(first.similarities, embed_description(text, parts, "portable").similarities,
+                                   atol=1e-5)  # the same numbers as in this process
+        (worker,) = pool._idle
+        worker.kill(signal.SIGSEGV)  # the worker dies; the next description finds it dead
+        with pytest.raises(ExtractionFailed) as info:
+            pool.embed_text(text, parts, "portable")
+        assert str(info.value).startswith("Embedding the description crashed (killed by SIGSEGV); that process "
+                                          "was replaced, so the next query works")
+        again = pool.embed_text(text, parts, "portable")
+        np.testing.assert_allclose(again.similarities, first.similarities, atol=1e-6)
+    finally:
+        pool.close()

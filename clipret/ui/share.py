@@ -9,11 +9,11 @@ from dataclasses import dataclass, fields
 from urllib.parse import urlencode
 
 from clipret.search.spaces import SPACES
+from clipret.search.text import MAX_CHARS
 
 MAPS = ("umap", "tsne", "pca", "raw_pca", "pca_pca")  # payload keys map_<name> (the first three: fused)
 COLOURS = ("genre", "cluster")
 K_MIN, K_MAX = 1, 50
-TEXT_MAX = 300  # a described query in a link, at most (clipret.search.text.MAX_CHARS)
 
 # Page url paths as app.py registers them; the search is the home page ("").
 PAGE_PATHS = {"search": "", "map": "map", "baselines": "baselines", "index": "index"}
@@ -45,7 +45,7 @@ class SearchState:
         get = _getter(params)
         clip = get("clip")
         url = "" if clip else get("url")
-        return cls(clip=clip, url=url, q="" if clip or url else " ".join(get("q").split())[:TEXT_MAX],
+        return cls(clip=clip, url=url, q="" if clip or url else " ".join(get("q").split())[:MAX_CHARS],
                    k=_k(get("k"), cls.k),
                    genres=_names(get("genres")), space=_choice(get("space"), SPACES, cls.space),
                    weights=parse_weights(get("weights")))
