@@ -10,6 +10,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# Chromaprint (audio fingerprints: versions of one song are grouped), the C library pyacoustid calls.
+RUN apt-get update && apt-get install -y --no-install-recommends libchromaprint1 \
+    && rm -rf /var/lib/apt/lists/*
+
 # PyTorch's CPU-only wheels first (a fraction of the CUDA wheels' size); the pins match requirements.txt.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.14.1 torchvision==0.29.1
 

@@ -16,6 +16,9 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt pyprojec
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@ldconfig -p 2>/dev/null | grep -q libchromaprint.so.1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && apt-get install -y -qq --no-install-recommends libchromaprint1 >/dev/null; } \
+	  || echo "note: Chromaprint (libchromaprint1) is missing: versions of one song will not be grouped."
 	touch $(STAMP)
 
 # Build the demo index when none exists, then serve the app.

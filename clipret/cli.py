@@ -137,7 +137,8 @@ def cmd_evaluate(args, settings):
     from clipret.store import ClipStore
 
     with ClipStore(settings, replica=True) as store:  # a reader: never waits for a writer
-        result = evaluate_serving(store, settings, exclude_same_artist=args.exclude_same_artist)
+        result = evaluate_serving(store, settings, exclude_same_artist=args.exclude_same_artist,
+                                  exclude_same_group=args.exclude_same_group)
     if args.json:
         print(json.dumps(headline(result, per_genre=args.per_genre), indent=2))
         return
@@ -248,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--per-genre", action="store_true")
     p.add_argument("--exclude-same-artist", action="store_true")
+    p.add_argument("--exclude-same-group", action="store_true",
+                   help="leave a song's other versions (its version group) out of its ranking")
     p = command("add", cmd_add, "embed one clip (file or YouTube URL) into the serving index")
     p.add_argument("source", help="a media file or a YouTube URL")
     p.add_argument("--genre", default="")

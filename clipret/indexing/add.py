@@ -11,10 +11,19 @@ from pathlib import Path
 import numpy as np
 
 from clipret.config import Settings
-from clipret.embedding.artifacts import LoadedIndex, update_manifest
+from clipret.embedding.artifacts import LoadedIndex, artifact_dir, update_manifest
 from clipret.errors import ClipretError, MediaError
 from clipret.files import atomic_path
+from clipret.indexing.backfill import fingerprint_media
 from clipret.indexing.payload import record_payload
+from clipret.indexing.versions import (
+    FINGERPRINTS,
+    REPRESENTATIVE,
+    VERSION,
+    add_fingerprints,
+    best_version_match,
+    load_fingerprints,
+)
 from clipret.sources.corpus import ClipRecord, read_clips, write_clips
 from clipret.sources.folder import lyrics_beside, read_lyrics_file, slug
 
@@ -47,14 +56,16 @@ def add_clip(store, settings: Settings, source: str, *, genre: str = "", title: 
         if lyrics_file is not None:
             record = replace(record, lyrics=read_lyrics_file(lyrics_file))
         features, duration = index.extract_file(media, record.lyrics)
+        fingerprint = fingerprint_media(media)
         _keep_copy(media, record.media_path(corpus_dir))
         for _ in range(REBUILDS_FOLLOWED + 1):
-            point = _point(store, settings, index, record, corpus_dir, features, duration)
+            point = _point(store, settings, index, record, corpus_dir, features, duration, fingerprint)
             with store.writing(f"add {record.clip_id}"):
                 serving = store.resolve(alias)
                 if serving == index.collection:
                     point.payload["added_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
                     _commit(store, settings, serving, corpus_dir, point, record)
+                    add_fingerprints(artifact_dir(settings, serving) / FINGERPRINTS, {record.clip_id: fingerprint})
                     return AddedClip(record.clip_id, serving, record.title, record.genre)
             rebuilt = LoadedIndex.load(settings, serving, store=store)  # a build moved the alias meanwhile
             if _blocks(rebuilt) != _blocks(index):  # another profile: its features differ too
@@ -68,12 +79,20 @@ def add_clip(store, settings: Settings, source: str, *, genre: str = "", title: 
 
 
 def _point(store, settings: Settings, index: LoadedIndex, record: ClipRecord, corpus_dir: Path,
-           features, duration: float):
-    """The clip's point in `index`'s collection: its vectors, payload, cluster and place on the maps."""
+           features, duration: float, fingerprint):
+    """The clip's point in `index`'s collection: its vectors, payload, version group, cluster and place
+    on the maps. A clip that is a version of a known song joins its group as a version."""
     from clipret.store import ClipPoint
 
     vectors = {name: v[0] for name, v in index.embed([features]).items()}  # name → (d,)
     payload = record_payload(record, corpus_dir, index.profile.name, duration, settings)
+    payload["version_group"], payload["version_role"] = record.clip_id, REPRESENTATIVE
+    known = load_fingerprints(artifact_dir(settings, index.collection) / FINGERPRINTS)
+    matched = best_version_match(fingerprint, known)
+    if matched is not None:
+        hit = store.get_clip(index.collection, matched, with_vectors=False)
+        group = str((hit.payload if hit else {}).get("version_group") or matched)
+        payload["version_group"], payload["version_role"] = group, VERSION
     payload["cluster"] = int(index.cluster(vectors["fused"])[0])
     payload.update(_map_position(store, index.collection, vectors["fused"], record.clip_id))
     return ClipPoint(record.clip_id, vectors, payload)

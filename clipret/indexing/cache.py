@@ -114,11 +114,45 @@ def _restamp(path: Path, key: str, new_stamp: str) -> None:
 
 
 def save_features(path: Path, features: dict[str, np.ndarray | None], key: str, duration_s: float,
-                  stamp: str = "") -> None:
-    """Write atomically: a crash mid-write leaves no file a re-run would trust."""
+                  stamp: str = "", fingerprint: np.ndarray | None = None) -> None:
+    """Write atomically: a crash mid-write leaves no file a re-run would trust. Beside the blocks, the
+    clip's audio fingerprint (uint32, empty for a clip without audio; None, where Chromaprint is missing,
+    writes no entry, and a later run with Chromaprint adds it: clipret.indexing.backfill)."""
     arrays = {_BLOCK + name: np.asarray(v, dtype=np.float32) for name, v in features.items() if v is not None}
+    if fingerprint is not None:
+        arrays["fingerprint"] = np.asarray(fingerprint, dtype=np.uint32)
     save_npz_atomic(path, key=np.array(key), stamp=np.array(stamp), duration_s=np.array(float(duration_s)),
                     **arrays)
+
+
+def has_fingerprint(path: Path) -> bool:
+    """Whether a cache file has its fingerprint entry (files written before fingerprints have none)."""
+    try:
+        with np.load(path) as data:
+            return "fingerprint" in data.files
+    except _UNREADABLE:
+        return False
+
+
+def load_fingerprint(path: Path) -> np.ndarray | None:
+    """The clip's Chromaprint fingerprint ((n,) uint32), None when it has none."""
+    with np.load(path) as data:
+        prints = data["fingerprint"] if "fingerprint" in data.files else np.zeros(0, np.uint32)
+    return prints if len(prints) else None
+
+
+def add_fingerprint(path: Path, key: str, fingerprint: np.ndarray) -> bool:
+    """Give a cache file written before fingerprints its fingerprint; False when the file is no longer
+    the one of `key` (replaced meanwhile) and was left alone."""
+    try:
+        with np.load(path) as data:
+            arrays = {name: data[name] for name in data.files}
+        if str(arrays["key"]) != key:
+            return False
+        save_npz_atomic(path, **{**arrays, "fingerprint": np.asarray(fingerprint, dtype=np.uint32)})
+        return True
+    except _UNREADABLE:
+        return False
 
 
 def cached_identity(path: Path) -> tuple[str, str] | None:

@@ -24,20 +24,48 @@ def serving_spaces(store, collection: str) -> tuple[list[dict[str, Any]], dict[s
     return [h.payload for h in hits], spaces
 
 
-def evaluate_serving(store, settings: Settings, alias: str | None = None,
-                     exclude_same_artist: bool = False) -> dict[str, Any]:
+def evaluate_serving(store, settings: Settings, alias: str | None = None, exclude_same_artist: bool = False,
+                     exclude_same_group: bool = False) -> dict[str, Any]:
     """DESIGN.md's protocol over what the alias serves; the result is also stored in its manifest."""
     from clipret.search.metrics import evaluate_spaces
 
     collection = store.resolve(alias or settings.collection)
     payloads, spaces = serving_spaces(store, collection)
-    artists = [str(p.get("artist") or "") for p in payloads] if exclude_same_artist else None
-    result = evaluate_spaces(spaces, [str(p.get("genre", "")) for p in payloads], artists=artists,
-                             per_genre=True, exclude_same_artist=exclude_same_artist)
+    excluding = exclude_same_artist or exclude_same_group
+    keys = exclusion_keys(payloads, exclude_same_artist, exclude_same_group) if excluding else None
+    result = evaluate_spaces(spaces, [str(p.get("genre", "")) for p in payloads], artists=keys,
+                             per_genre=True, exclude_same_artist=excluding)
     result["spaces"] = ordered(result["spaces"])
     result["collection"] = collection
+    result["exclude_same_group"] = exclude_same_group
     _store_in_manifest(settings, collection, result)
     return result
+
+
+def exclusion_keys(payloads: list[dict[str, Any]], same_artist: bool, same_group: bool) -> list[str]:
+    """One key per clip; clips that share a key are left out of each other's rankings: the artist, the
+    version group (a song's other versions: a near-copy would inflate P@10), or with both, the clips
+    linked by either (transitively)."""
+    artists = [str(p.get("artist") or "").strip().lower() for p in payloads]
+    groups = [str(p.get("version_group") or p.get("clip_id", i)) for i, p in enumerate(payloads)]
+    if not same_group:
+        return artists
+    if not same_artist:
+        return groups
+    parent = list(range(len(payloads)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for keys in (artists, groups):
+        first: dict[str, int] = {}
+        for i, key in enumerate(keys):
+            if key:
+                parent[root(i)] = root(first.setdefault(key, i))
+    return [f"linked-{root(i)}" for i in range(len(payloads))]
 
 
 def headline(result: dict[str, Any], per_genre: bool = False) -> dict[str, Any]:

@@ -15,8 +15,10 @@ from pathlib import Path
 from clipret.config import Settings
 from clipret.errors import ClipretError, ModelUnavailable
 from clipret.features import jit_cache
+from clipret.features.fingerprint import audio_fingerprint
 from clipret.features.profiles import extract_clip, get_profile
-from clipret.indexing.cache import cache_path, is_current, save_features
+from clipret.indexing.backfill import MissingFingerprint, add_missing_fingerprints
+from clipret.indexing.cache import cache_path, has_fingerprint, is_current, save_features
 from clipret.media.decode import decode, for_task
 from clipret.runtime.failures import (
     TaskLimits,
@@ -63,6 +65,7 @@ class ExtractReport:
     failed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # what the pool said: workers retried, cache rebuilt
+    unprinted: list[MissingFingerprint] = field(default_factory=list)  # cached, but with no fingerprint yet
 
     @property
     def ready(self) -> list[str]:
@@ -114,8 +117,15 @@ def extract_corpus(records: Sequence[ClipRecord], corpus_dir: str | Path, settin
             report.record(outcome)
             if on_clip is not None:
                 on_clip(outcome)
+    fingerprint_cached(report, timeout_s, progress)
     report.seconds = time.monotonic() - start
     return report
+
+
+def fingerprint_cached(report: ExtractReport, timeout_s: float | None, progress: bool) -> None:
+    """Add the fingerprints that cached clips lack (either engine calls this after its run)."""
+    timeout = float(timeout_s if timeout_s is not None else get_profile(report.profile).decode_options.timeout_s)
+    report.notes += add_missing_fingerprints(report.unprinted, timeout, progress)
 
 
 def plan_extraction(records: Sequence[ClipRecord], corpus_dir: str | Path, settings: Settings,
@@ -144,6 +154,8 @@ def _plan(records, corpus_dir: Path, settings: Settings, profile: str, timeout: 
         current, key, stamp = is_current(path, media, record.lyrics, profile)
         if current:
             report.cached.append(record.clip_id)
+            if not has_fingerprint(path):
+                report.unprinted.append(MissingFingerprint(record.clip_id, str(media), str(path), key))
             continue
         tasks.append(ClipTask(record.clip_id, str(media), record.lyrics, profile, str(path), key, timeout, stamp))
     return tasks
@@ -330,8 +342,9 @@ def extract_one(task: ClipTask) -> ClipOutcome:
         features = extract_clip(decoded, task.lyrics, prof)
         if all(v is None for v in features.values()):
             raise ClipretError("no audio, video or lyrics could be extracted")
+        fingerprint = audio_fingerprint(decoded.audio, decoded.sample_rate)
         phase("save")
-        save_features(Path(task.cache_path), features, task.key, decoded.duration_s, task.stamp)
+        save_features(Path(task.cache_path), features, task.key, decoded.duration_s, task.stamp, fingerprint)
     except ModelUnavailable as exc:
         return ClipOutcome(task.clip_id, False, str(exc), time.monotonic() - start, fatal=True)
     except Exception as exc:  # noqa: BLE001 - one bad clip must not stop the corpus

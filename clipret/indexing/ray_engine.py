@@ -27,7 +27,7 @@ from pathlib import Path
 from clipret.config import Settings
 from clipret.errors import ClipretError
 from clipret.indexing.cache import save_features
-from clipret.indexing.extract import ClipOutcome, ClipTask, ExtractReport, plan_extraction
+from clipret.indexing.extract import ClipOutcome, ClipTask, ExtractReport, fingerprint_cached, plan_extraction
 from clipret.sources.corpus import ClipRecord
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
@@ -87,6 +87,7 @@ def extract_corpus_ray(records: Sequence[ClipRecord], corpus_dir: str | Path, se
                 report.record(outcome)
                 if on_clip is not None:
                     on_clip(outcome)
+    fingerprint_cached(report, timeout_s, progress)
     report.seconds = time.monotonic() - start
     return report
 
@@ -179,8 +180,9 @@ def _store(row: dict) -> ClipOutcome:
     if row["reason"]:
         return ClipOutcome(clip_id, False, str(row["reason"]), seconds, fatal=bool(row["fatal"]))
     try:
-        save_features(Path(row["cache_path"]), pickle.loads(row["features"]), str(row["key"]),
-                      float(row["duration_s"]), str(row["stamp"]))
+        finished = pickle.loads(row["features"])
+        save_features(Path(row["cache_path"]), finished["blocks"], str(row["key"]), float(row["duration_s"]),
+                      str(row["stamp"]), finished["fingerprint"])
     except Exception as exc:  # noqa: BLE001 - a clip that cannot be cached is a failed clip
         return ClipOutcome(clip_id, False, exception_reason(exc), seconds)
     return ClipOutcome(clip_id, True, "", seconds)

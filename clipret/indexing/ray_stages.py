@@ -22,6 +22,7 @@ import numpy as np
 
 from clipret.errors import ClipretError, ModelUnavailable
 from clipret.features import jit_cache
+from clipret.features.fingerprint import audio_fingerprint
 from clipret.features.profiles import get_profile, layout
 from clipret.features.registry import EXTRACTORS, get_extractor
 from clipret.media.decode import for_task
@@ -79,7 +80,8 @@ def cpu_stage(row: dict) -> tuple[dict, dict | None]:
         out["reason"] = exception_reason(exc)
     else:
         out["duration_s"] = float(decoded.duration_s)
-        done = {"blocks": blocks, "error": error, "clip": for_networks(decoded, prof.name)}
+        done = {"blocks": blocks, "error": error, "clip": for_networks(decoded, prof.name),
+                "fingerprint": audio_fingerprint(decoded.audio, decoded.sample_rate)}
     out["seconds"] = time.monotonic() - start
     out["cpu_s"] = out["seconds"] - out["decode_s"] if out["decode_s"] else 0.0
     return out, done
@@ -131,8 +133,10 @@ class NeuralBlocks:
                "cpu_s": float(row["cpu_s"]), "neural_s": 0.0}
         if not out["reason"]:
             try:
-                features = self._neural_blocks(row, done if done is not None else pickle.loads(row["payload"]))
-                out["features"] = pickle.dumps(features, protocol=pickle.HIGHEST_PROTOCOL)
+                done = done if done is not None else pickle.loads(row["payload"])
+                features = self._neural_blocks(row, done)
+                out["features"] = pickle.dumps({"blocks": features, "fingerprint": done["fingerprint"]},
+                                               protocol=pickle.HIGHEST_PROTOCOL)
             except ModelUnavailable as exc:
                 out.update(reason=str(exc), fatal=True)
             except _CpuBlockFailed as exc:

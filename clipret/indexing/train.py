@@ -17,8 +17,9 @@ from clipret.config import Settings
 from clipret.embedding.artifacts import MANIFEST, artifact_dir
 from clipret.errors import ClipretError
 from clipret.files import write_json_atomic
-from clipret.indexing.cache import cache_path, is_current, load_features
+from clipret.indexing.cache import cache_path, is_current, load_features, load_fingerprint
 from clipret.indexing.payload import record_payload
+from clipret.indexing.versions import FINGERPRINTS, save_fingerprints
 from clipret.sources.corpus import ClipRecord
 
 PAPER_EPOCHS = 600  # Table 1 of the paper (821 clips: about 26 batches an epoch)
@@ -86,6 +87,7 @@ class TrainingSet:
     features: list[dict[str, np.ndarray | None]]
     durations: list[float]
     skipped: dict[str, str] = field(default_factory=dict)
+    fingerprints: list[np.ndarray | None] = field(default_factory=list)  # Chromaprint, None where there is none
 
 
 @dataclass
@@ -123,6 +125,7 @@ def load_training_set(records: Sequence[ClipRecord], corpus_dir: str | Path, set
             out.records.append(record)
             out.features.append(features)
             out.durations.append(duration)
+            out.fingerprints.append(load_fingerprint(path))
     return out
 
 
@@ -145,6 +148,7 @@ def train_index(settings: Settings, records: Sequence[ClipRecord], corpus_dir: s
     name = new_collection_name(settings, alias)
     payloads = clip_payloads(data, Path(corpus_dir), analysis, prof.name, settings)
     manifest = _manifest(name, alias, prof, data, options, models, analysis, evaluation, timings, corpus_dir)
+    manifest["versions"].update(group_counts(payloads))
     directory = _write_artifacts(settings, name, models, analysis, spaces, data, payloads, manifest)
     return TrainedIndex(name, directory, manifest)
 
@@ -204,10 +208,16 @@ def _evaluate(spaces: dict[str, np.ndarray], records: Sequence[ClipRecord]) -> d
 def clip_payloads(data: TrainingSet, corpus_dir: Path, analysis: dict[str, Any], profile: str,
                   settings: Settings) -> list[dict]:
     """The Qdrant payload of every clip (DESIGN.md: Qdrant)."""
+    from clipret.indexing.versions import version_groups
+
     labels = analysis["kmeans"].labels
+    ids = [r.clip_id for r in data.records]
+    groups = version_groups(dict(zip(ids, data.fingerprints, strict=True)),
+                            dict(zip(ids, data.durations, strict=True)))
     payloads = []
     for i, (record, duration) in enumerate(zip(data.records, data.durations, strict=True)):
         payload = record_payload(record, corpus_dir, profile, duration, settings)
+        payload["version_group"], payload["version_role"] = groups[record.clip_id]
         payload["cluster"] = int(labels[i])
         payload.update({key: [float(x) for x in xy[i]] for key, xy in analysis["maps"].items()})
         payloads.append(payload)
@@ -240,8 +250,24 @@ def _manifest(name, alias, prof, data, options, models, analysis, evaluation, ti
                 "explained_variance": float(np.sum(pca.explained_variance_ratio_))},
         "kmeans": {"k": int(kmeans.k), "inertias": {str(k): float(v) for k, v in kmeans.inertias.items()}},
         "timings": {k: round(v, 3) for k, v in timings.items()},
-        "evaluation": evaluation, "packages": package_versions(),
+        "evaluation": evaluation, "packages": package_versions(), "versions": versions_summary(data),
     }
+
+
+def group_counts(payloads: list[dict]) -> dict[str, int]:
+    """{"groups": songs with more than one version, "versions": the clips in them}."""
+    from collections import Counter
+
+    sizes = Counter(p["version_group"] for p in payloads)
+    return {"groups": sum(n > 1 for n in sizes.values()), "versions": sum(n for n in sizes.values() if n > 1)}
+
+
+def versions_summary(data: TrainingSet) -> dict[str, Any]:
+    """How many clips were fingerprinted and grouped (what `info` and the Index page report)."""
+    from clipret.features.fingerprint import fingerprint_unavailable
+
+    return {"fingerprinted": sum(fp is not None for fp in data.fingerprints),
+            "chromaprint": "missing" if fingerprint_unavailable() else "ok"}
 
 
 def package_versions() -> dict[str, str]:
@@ -267,6 +293,8 @@ def _write_artifacts(settings, name, models, analysis, spaces, data, payloads, m
     tmp.mkdir(parents=True)
     try:
         models["fusion"].save(tmp / "fusion")
+        save_fingerprints(tmp / FINGERPRINTS, {r.clip_id: fp for r, fp in zip(data.records, data.fingerprints,
+                                                                               strict=True)})
         models["autoencoder"].save(tmp / "autoencoder")
         models["pca"].save(tmp / "pca")
         np.savez(tmp / "kmeans.npz", centers=np.asarray(analysis["kmeans"].centers, np.float32))
