@@ -214,6 +214,9 @@ def main() -> None:
                         ("lyrics", "minilm")):
         extractor = get_extractor(name)
         stages[block] = best_of(lambda e=extractor, b=block: e.extract(LYRICS if b == "lyrics" else decoded), 2)
+    from clipret.features.fingerprint import audio_fingerprint
+
+    stages["fingerprint"] = best_of(lambda: audio_fingerprint(decoded.audio, decoded.sample_rate), 2)
     stages["query_warm"] = query_seconds(path)
     rate = throughput(paths)
     stages["extract_per_clip"] = rate["seconds_per_clip"]

@@ -161,8 +161,8 @@ def cmd_add(args, settings):
 def cmd_search(args, settings):
     from clipret.search.engine import SearchEngine
     from clipret.search.format import format_matches, format_results, results_json
+    from clipret.search.spaces import parse_weights
     from clipret.store import ClipStore
-    from clipret.ui.share import parse_weights
 
     with ClipStore(settings, replica=True) as store:  # a reader: never waits for a writer
         engine = SearchEngine(settings, store=store)
@@ -175,7 +175,8 @@ def cmd_search(args, settings):
         else:
             query = engine.query_from_file(args.source)
         weights = dict(parse_weights(args.weights)) or None
-        results = engine.search(query, args.k, args.genre, args.space, weights)
+        results = engine.search(query, args.k, args.genre, args.space, weights,
+                                collapse_versions=not args.all_versions)  # all versions: the query's own too
     if args.json:
         print(json.dumps(results_json(query, results), indent=2))
         return
@@ -266,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", choices=SPACES, default="fused", help="the space to rank in (default fused)")
     p.add_argument("--weights", default="", metavar="M:W,...",
                    help="rank by weighted modalities instead, e.g. audio:1,lyrics:0.5")
+    p.add_argument("--all-versions", action="store_true",
+                   help="every clip, the query's other versions too (default: one result per song)")
     p.add_argument("--json", action="store_true")
     p = command("info", cmd_info, "describe the serving index")
     p.add_argument("--json", action="store_true")

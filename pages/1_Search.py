@@ -23,7 +23,7 @@ kind, value = search_ui.query_input(labels)
 ranking = search_ui.ranking_controls(genres, modalities, describing=kind == "text")
 state = SearchState(clip=value if kind == "clip" and value else "", url=value if kind == "url" else "",
                     q=value if kind == "text" else "", k=ranking["k"], genres=ranking["genres"],
-                    space=ranking["space"], weights=ranking["weights"])
+                    space=ranking["space"], weights=ranking["weights"], all_versions=ranking["all_versions"])
 publish(state, search_ui.PREFIX)
 share_box("search", state, resources.settings().public_url)
 
@@ -33,7 +33,7 @@ if query is None:
                "URL or upload a file.")
     st.stop()
 
-search_ui.query_summary(query, ranking["show_players"], payloads)
+search_ui.query_summary(query, ranking["show_players"], payloads, search_ui.query_versions(engine, query))
 results = search_ui.run_search(engine, query, state)
 ranked_by = ("weighted modalities" if state.weights else "the modalities the words reach" if kind == "text"
              else f"the {state.space} space")

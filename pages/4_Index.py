@@ -36,4 +36,7 @@ with right:
                f"{training.get('paper_epochs', 600)}){loss_text}.")
 with st.expander("Timings and package versions"):
     st.json({"timings_s": manifest.get("timings", {}), "packages": manifest.get("packages", {})})
+versions = manifest.get("versions")
+if versions:
+    st.caption(views.versions_line(versions))
 st.caption("Grow the index with `clipret add …`; rebuild with `clipret build`.")

@@ -80,7 +80,8 @@ def settle(monkeypatch):
 @pytest.fixture
 def fake_extractor(monkeypatch):
     """extract_one with its decode and feature maths replaced: the plan, the task and the save are real."""
-    monkeypatch.setattr("clipret.indexing.extract.decode", lambda path, options: SimpleNamespace(duration_s=1.0))
+    decoded = SimpleNamespace(duration_s=1.0, audio=None, sample_rate=22050)  # no audio: an empty fingerprint
+    monkeypatch.setattr("clipret.indexing.extract.decode", lambda path, options: decoded)
     monkeypatch.setattr("clipret.indexing.extract.extract_clip",
                         lambda decoded, lyrics, prof: {"audio": AUDIO, "lyrics": None})
 
@@ -248,6 +249,7 @@ def test_the_ray_rows_carry_the_stamp_to_the_cache(tmp_path):
     assert done is None and out["reason"] and out["stamp"] == "s"
     finished = object.__new__(NeuralBlocks)._finish({**out, "seconds": 0.0})
     assert finished["stamp"] == "s"
-    ok = {**finished, "reason": "", "features": pickle.dumps({"audio": AUDIO}), "duration_s": 2.0}
+    ok = {**finished, "reason": "", "features": pickle.dumps({"blocks": {"audio": AUDIO}, "fingerprint": None}),
+          "duration_s": 2.0}
     assert _store(ok).ok
     assert cached_identity(tmp_path / "c.npz") == ("k", "s")

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 # the sub-commands of clipret/cli.py's parser
 COMMANDS = ("demo-corpus", "download", "from-folder", "extract", "train", "push", "build", "ensure-demo",
-            "evaluate", "add", "info")
+            "evaluate", "add", "search", "info")
 # left out of the copy the wheel is built from: local state, only at the top of the tree
 NOT_COPIED = {".git", ".venv", "venv", "data", "artifacts", "media", "build", "dist", "tmp", ".whl", ".gl",
               ".gpu-wheels", ".pytest_cache", ".ruff_cache"}

@@ -105,3 +105,24 @@ def test_different_songs_of_one_genre_stay_far_below_the_threshold(songs):
     a, b = prints["punk-a"], prints["punk-b"]
     best = max(agreement_at(a, b, o).agreement for o in range(-len(b) + 80, len(a) - 80))
     assert best < MIN_AGREEMENT - 0.1
+
+
+def test_leave_one_out_without_versions_drops_a_songs_other_versions():
+    from clipret.indexing.evaluate import exclusion_keys
+    from clipret.search.metrics import evaluate_spaces
+
+    payloads = [{"clip_id": "a", "version_group": "a", "artist": "x"},
+                {"clip_id": "a2", "version_group": "a", "artist": "y"},
+                {"clip_id": "b", "version_group": "b", "artist": "y"},
+                {"clip_id": "c", "artist": "z"}]  # built before versions: its own group
+    assert exclusion_keys(payloads, same_artist=False, same_group=True) == ["a", "a", "b", "c"]
+    assert exclusion_keys(payloads, same_artist=True, same_group=False) == ["x", "y", "y", "z"]
+    linked = exclusion_keys(payloads, same_artist=True, same_group=True)
+    assert linked[0] == linked[1] == linked[2] != linked[3]  # a~a2 by version, a2~b by artist
+    # a and its copy a2 are each other's nearest neighbour and share a genre; b and c are elsewhere
+    vectors = np.array([[1, 0], [1, 0.01], [0.1, 1], [0, 1]], np.float32)
+    genres = ["rock", "rock", "soul", "rock"]
+    plain = evaluate_spaces({"fused": vectors}, genres)["spaces"]["fused"]
+    keys = exclusion_keys(payloads, same_artist=False, same_group=True)
+    without = evaluate_spaces({"fused": vectors}, genres, artists=keys, exclude_same_artist=True)
+    assert plain["map"] > without["spaces"]["fused"]["map"]  # the copy no longer counts as a hit

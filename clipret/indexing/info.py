@@ -13,13 +13,18 @@ def index_info(store, settings: Settings, alias: str | None = None) -> dict[str,
     alias = alias or settings.collection
     collection = store.resolve(alias)
     genres: dict[str, int] = {}
+    groups: dict[str, int] = {}
     for payload in store.all_payloads(collection):
         genre = str(payload.get("genre", ""))
         genres[genre] = genres.get(genre, 0) + 1
+        group = str(payload.get("version_group") or payload.get("clip_id", ""))
+        groups[group] = groups.get(group, 0) + 1
     info: dict[str, Any] = {"alias": alias, "collection": collection, "n_clips": sum(genres.values()),
                             "genres": dict(sorted(genres.items())),
                             "collections": store.collections(prefix=f"{alias}_"),
-                            "store": getattr(store, "location", None)}
+                            "store": getattr(store, "location", None),
+                            "versions": {"songs_with_versions": sum(n > 1 for n in groups.values()),
+                                         "clips_in_them": sum(n for n in groups.values() if n > 1)}}
     if (artifact_dir(settings, collection) / MANIFEST).is_file():
         manifest = read_manifest(settings, collection)
         info.update({key: manifest.get(key) for key in ("profile", "vector_sizes", "created_utc", "timings")})
@@ -29,12 +34,14 @@ def index_info(store, settings: Settings, alias: str | None = None) -> dict[str,
         info["added"] = len(manifest.get("added", []))
         fused = manifest.get("evaluation", {}).get("spaces", {})
         info["evaluation_p@10"] = {name: round(m.get("p@10", 0.0), 4) for name, m in fused.items()}
+        info["versions"]["chromaprint"] = manifest.get("versions", {}).get("chromaprint", "not recorded")
     return info
 
 
 def format_info(info: dict[str, Any]) -> str:
     lines = [f"alias {info['alias']} → {info['collection']}  ({info['n_clips']} clips)"]
-    for key in ("store", "profile", "created_utc", "vector_sizes", "training", "kmeans_k", "evaluation_p@10"):
+    for key in ("store", "profile", "created_utc", "vector_sizes", "training", "kmeans_k", "evaluation_p@10",
+                "versions"):
         if info.get(key) is not None:
             lines.append(f"{key}: {info[key]}")
     lines.append("genres: " + ", ".join(f"{g} {n}" for g, n in info["genres"].items()))

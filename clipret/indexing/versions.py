@@ -5,7 +5,7 @@ before the song starts, where a clip sits in a longer video), while different so
 candidate pairs come from votes: every item two clips share votes for the offset between its positions.
 A candidate is then verified at its best offsets by bit agreement over the whole overlap: a match needs
 MIN_OVERLAP_S of overlap and MIN_AGREEMENT of the bits equal (docs/versions.md: versions of one recording
-agree at 0.9 or more, different songs at 0.6 at most). Matches are joined transitively into groups; each
+agree at 0.92 or more, different songs at 0.68 at most). Matches are joined transitively into groups; each
 group's representative is its longest clip (then the first clip id), the others are its versions.
 """
 
@@ -20,7 +20,10 @@ import numpy as np
 from clipret.features.fingerprint import ITEM_SECONDS
 from clipret.files import save_npz_atomic
 
-MIN_AGREEMENT = 0.75  # share of equal fingerprint bits over the overlap for two clips to be one song
+# Share of equal fingerprint bits over the overlap for two clips to be one song: midway between the lowest
+# version of a recording (0.925) and the highest pair of different recordings of one soundtrack (0.677) on
+# the real-music dev set (docs/versions.md, `python -m bench versions`)
+MIN_AGREEMENT = 0.80
 MIN_OVERLAP_S = 20.0  # ... over at least this much aligned audio (or the whole of a shorter clip)
 MIN_VOTES = 4  # shared items at one offset that make a pair worth verifying
 COMMON_ITEM_CLIPS = 0.05  # an item found in more than this share of the clips (silence) never votes,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 from clipret.config import Settings
 from clipret.errors import ClipNotFound, ClipretError
 from clipret.search.spaces import MODALITIES, SPACES
+from clipret.store.groups import ROLE_FIELD, HitGroup, collapse, group_of
 
 Step = Callable[[str], None]  # reports a step of a slow query ("Downloading …") to whoever shows progress
 _EPS = 1e-8
@@ -45,6 +46,11 @@ class QueryClip:
         return str(self.payload.get("genre", ""))
 
     @property
+    def version_group(self) -> str:
+        """The song of a collection clip (its version group); "" for a file, URL or description."""
+        return group_of(self.payload, self.clip_id) if self.clip_id else ""
+
+    @property
     def modalities(self) -> tuple[str, ...]:
         """The per-modality vector names this query has (present or not): audio, video, lyrics first."""
         names = [n for n in self.vectors if n not in SPACES]
@@ -53,8 +59,18 @@ class QueryClip:
 
 
 @dataclass(frozen=True)
+class Version:
+    """Another version of a result's song (a lyric video, a live cut, a re-upload) this query also found."""
+
+    clip_id: str
+    title: str
+    score: float  # its own score for the query, as the result's: lower or equal
+
+
+@dataclass(frozen=True)
 class SearchResult:
-    """One similar clip: its score in the searched space and its cosine per modality."""
+    """One similar clip: its score in the searched space and its cosine per modality; with versions
+    collapsed, the best-scoring clip of its song, the song's other versions found in `versions`."""
 
     clip_id: str
     title: str
@@ -62,6 +78,7 @@ class SearchResult:
     score: float  # cosine in the searched space, or the weighted modality combination
     modality_scores: dict[str, float | None]  # modality → cosine; None where the query or clip lacks it
     payload: dict[str, Any]
+    versions: tuple[Version, ...] = ()  # the song's other versions for this query, best first
 
 
 # -- the scoring math (pure numpy) --------------------------------------------------------------
@@ -139,11 +156,14 @@ class SearchEngine:
 
     # -- queries ---------------------------------------------------------------------------------
     def query_from_clip(self, clip_id: str) -> QueryClip:
-        hit = self.store.get_clip(self.collection, clip_id, with_vectors=True)
+        return _query_from_hit(self._clip(clip_id, with_vectors=True))
+
+    def _clip(self, clip_id: str, with_vectors: bool):
+        hit = self.store.get_clip(self.collection, clip_id, with_vectors=with_vectors)
         if hit is None:
             raise ClipNotFound(f"No clip '{clip_id}' in the index '{self.settings.collection}': "
                                "pick one from the list (the link may come from an older index).")
-        return _query_from_hit(hit)
+        return hit
 
     def query_from_file(self, path: str | Path, lyrics: str = "", title: str = "",
                         on_step: Step | None = None, source: str = "file") -> QueryClip:
@@ -199,26 +219,35 @@ class SearchEngine:
 
     # -- searching -------------------------------------------------------------------------------
     def search(self, query: QueryClip, k: int = 10, genres: Sequence[str] | None = None,
-               space: str = "fused", weights: Mapping[str, float] | None = None) -> list[SearchResult]:
+               space: str = "fused", weights: Mapping[str, float] | None = None, collapse_versions: bool = True,
+               include_own_versions: bool | None = None) -> list[SearchResult]:
         """The k clips most similar to `query`: by cosine in `space`, or — with `weights` — by the
-        weighted per-modality cosine over the candidates each weighted modality's vector finds."""
-        exclude = (query.clip_id,) if query.clip_id else ()
-        genres = list(genres) if genres else None
+        weighted per-modality cosine over the candidates each weighted modality's vector finds.
+
+        `collapse_versions`: k different songs, each the best clip of its version group, with the song's
+        other versions this query found in `versions`. The query's own song (its other versions) is left
+        out unless `include_own_versions`, which by default is on exactly when versions are not collapsed:
+        `collapse_versions=False` alone searches every clip but the query, as before versions existed."""
+        own_versions = not collapse_versions if include_own_versions is None else include_own_versions
+        scope = _Scope(genres=list(genres) if genres else None,
+                       exclude_clip_ids=(query.clip_id,) if query.clip_id else (),
+                       exclude_groups=(query.version_group,) if query.version_group and not own_versions else (),
+                       collapse=collapse_versions)
         modalities = query.modalities
         if space not in query.vectors and not (weights and any(w > 0 for w in weights.values())):
             weights = {m: 1.0 for m in query.reached}  # a description has no fused vector: its modalities rank
         if weights and any(w > 0 for w in weights.values()):
-            return self._search_weighted(query, k, genres, exclude, dict(weights))
+            return self._search_weighted(query, k, scope, dict(weights))
         if space not in SPACES:
             raise ClipretError(f"Unknown space '{space}': choose one of {', '.join(SPACES)}.")
-        hits = self.store.search(self.collection, space, query.vectors[space], k, genres=genres,
-                                 exclude_clip_ids=exclude, with_vectors=list(modalities))
-        if not hits:
+        groups = self._nearest(space, query.vectors[space], k, scope, list(modalities))
+        if not groups:
             return []
-        cosines = _hit_cosines(query, hits, modalities)
-        return [_result(h, h.score, {m: cosines[m][i] for m in modalities}) for i, h in enumerate(hits)]
+        cosines = _hit_cosines(query, [g.best for g in groups], modalities)
+        return [_result(g.best, g.best.score, {m: cosines[m][i] for m in modalities}, g.versions)
+                for i, g in enumerate(groups)]
 
-    def _search_weighted(self, query: QueryClip, k: int, genres, exclude, weights) -> list[SearchResult]:
+    def _search_weighted(self, query: QueryClip, k: int, scope: _Scope, weights) -> list[SearchResult]:
         modalities = query.modalities
         unknown = sorted(set(weights) - set(modalities))
         if unknown:
@@ -228,9 +257,9 @@ class SearchEngine:
         candidates: dict[str, Any] = {}
         for m, w in weights.items():
             if w > 0 and _present(query.vectors[m]):
-                for h in self.store.search(self.collection, m, query.vectors[m], n_candidates, genres=genres,
-                                           exclude_clip_ids=exclude, with_vectors=list(modalities)):
-                    candidates.setdefault(h.clip_id, h)
+                for group in self._nearest(m, query.vectors[m], n_candidates, scope, list(modalities)):
+                    for h in group.hits:  # a song's versions too: they are ranked by the weights as well
+                        candidates.setdefault(h.clip_id, h)
         hits = list(candidates.values())
         if not hits:
             return []
@@ -242,30 +271,65 @@ class SearchEngine:
         if not hits:
             return []
         scores = combine_modalities(cosines, weights)
-        return [_result(hits[i], float(scores[i]), {m: cosines[m][i] for m in modalities})
-                for i in rank(scores, k)]
+        row = {h.clip_id: i for i, h in enumerate(hits)}
+        ranked = [replace(hits[i], score=float(scores[i])) for i in rank(scores, len(hits))]
+        groups = collapse(ranked, k) if scope.collapse else [HitGroup(h.clip_id, [h]) for h in ranked[:k]]
+        return [_result(g.best, g.best.score, {m: cosines[m][row[g.best.clip_id]] for m in modalities}, g.versions)
+                for g in groups]
+
+    def _nearest(self, vector_name: str, vector: np.ndarray, k: int, scope: _Scope,
+                 with_vectors: list[str]) -> list[HitGroup]:
+        """The k nearest songs in one named space (collapsing), else the k nearest clips, a group each."""
+        options = dict(genres=scope.genres, exclude_clip_ids=scope.exclude_clip_ids,
+                       exclude_groups=scope.exclude_groups, with_vectors=with_vectors)
+        if scope.collapse:
+            return self.store.search_groups(self.collection, vector_name, vector, k, **options)
+        return [HitGroup(h.clip_id, [h]) for h in self.store.search(self.collection, vector_name, vector, k, **options)]
 
     def search_by_clip(self, clip_id: str, k: int = 10, genres=None, space: str = "fused",
-                       weights=None) -> list[SearchResult]:
-        return self.search(self.query_from_clip(clip_id), k, genres, space, weights)
+                       weights=None, collapse_versions: bool = True) -> list[SearchResult]:
+        return self.search(self.query_from_clip(clip_id), k, genres, space, weights, collapse_versions)
 
     def search_by_file(self, path, k: int = 10, genres=None, space: str = "fused", weights=None,
-                       lyrics: str = "", on_step: Step | None = None) -> list[SearchResult]:
-        return self.search(self.query_from_file(path, lyrics, on_step=on_step), k, genres, space, weights)
+                       lyrics: str = "", on_step: Step | None = None, collapse_versions: bool = True
+                       ) -> list[SearchResult]:
+        return self.search(self.query_from_file(path, lyrics, on_step=on_step), k, genres, space, weights,
+                           collapse_versions)
 
     def search_by_url(self, url: str, k: int = 10, genres=None, space: str = "fused", weights=None,
-                      on_step: Step | None = None) -> list[SearchResult]:
-        return self.search(self.query_from_url(url, on_step=on_step), k, genres, space, weights)
+                      on_step: Step | None = None, collapse_versions: bool = True) -> list[SearchResult]:
+        return self.search(self.query_from_url(url, on_step=on_step), k, genres, space, weights, collapse_versions)
 
-    def search_by_text(self, text: str, k: int = 10, genres=None, weights=None) -> list[SearchResult]:
+    def search_by_text(self, text: str, k: int = 10, genres=None, weights=None,
+                       collapse_versions: bool = True) -> list[SearchResult]:
         """The k clips that best match a description: by the modalities it reaches, equally weighted
         unless `weights` says otherwise."""
-        return self.search(self.query_from_text(text), k, genres, weights=weights)
+        return self.search(self.query_from_text(text), k, genres, weights=weights,
+                           collapse_versions=collapse_versions)
 
     # -- what the pages list ---------------------------------------------------------------------
     def clips(self) -> list[dict[str, Any]]:
         """Every clip's payload, in clip-id order."""
         return self.store.all_payloads(self.collection)
+
+    def versions_of(self, clip_id: str) -> list[dict[str, Any]]:
+        """The payloads of the other versions of a collection clip's song: its representative first, then
+        by title; [] when it has none (always, in an index built before versions were detected)."""
+        hit = self._clip(clip_id, with_vectors=False)
+        members = self.store.clips_in_group(self.collection, group_of(hit.payload, clip_id))
+        others = [h.payload for h in members if h.clip_id != clip_id]
+        return sorted(others, key=lambda p: (p.get(ROLE_FIELD) != "representative",
+                                             str(p.get("title", "")).lower(), str(p.get("clip_id", ""))))
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Which clips one search may return, and whether a song's versions make one result."""
+
+    genres: list[str] | None  # keep these genres only; None = all
+    exclude_clip_ids: tuple[str, ...]  # the query itself
+    exclude_groups: tuple[str, ...]  # the query's own song
+    collapse: bool  # one result per version group
 
 
 def _present(vector: np.ndarray) -> bool:
@@ -288,8 +352,12 @@ def _vector(hit, name: str, dim: int) -> np.ndarray:
     return np.asarray(vectors[name], dtype=np.float32) if name in vectors else np.zeros(dim, np.float32)
 
 
-def _result(hit, score: float, cosines: Mapping[str, float]) -> SearchResult:
+def _result(hit, score: float, cosines: Mapping[str, float], versions: Sequence = ()) -> SearchResult:
     breakdown = {m: (None if np.isnan(c) else float(c)) for m, c in cosines.items()}
-    return SearchResult(clip_id=hit.clip_id, title=str(hit.payload.get("title", hit.clip_id)),
-                        genre=str(hit.payload.get("genre", "")), score=float(score),
-                        modality_scores=breakdown, payload=dict(hit.payload))
+    return SearchResult(clip_id=hit.clip_id, title=_title(hit), genre=str(hit.payload.get("genre", "")),
+                        score=float(score), modality_scores=breakdown, payload=dict(hit.payload),
+                        versions=tuple(Version(v.clip_id, _title(v), float(v.score)) for v in versions))
+
+
+def _title(hit) -> str:
+    return str(hit.payload.get("title", hit.clip_id))

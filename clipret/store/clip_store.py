@@ -20,6 +20,7 @@ import numpy as np
 
 from clipret.config import Settings
 from clipret.errors import IndexNotFound
+from clipret.store.groups import GROUP_SIZE, HitGroup
 from clipret.store.points import ClipPoint, Hit
 from clipret.store.write_lock import WRITE_WAIT_S, WriteLock, say_on_stderr
 
@@ -91,7 +92,7 @@ class ClipStore:
     # -- collections and aliases ---------------------------------------------------------------
     def create_collection(self, name: str, vector_sizes: dict[str, int]) -> None:
         """A new, empty collection with one cosine named vector per entry of `vector_sizes`, and keyword
-        payload indexes on genre, clip_id and youtube_id."""
+        payload indexes on genre, clip_id, youtube_id and version_group."""
         self._check_writable()
         self._backend.create(name, {n: int(d) for n, d in vector_sizes.items()})
 
@@ -158,10 +159,26 @@ class ClipStore:
 
     def search(self, collection_or_alias: str, vector_name: str, vector: np.ndarray, k: int,
                genres: Sequence[str] | None = None, exclude_clip_ids: Sequence[str] = (),
-               with_vectors: bool = False) -> list[Hit]:
-        """The k clips nearest to `vector` by cosine in the named vector space."""
+               with_vectors: bool = False, exclude_groups: Sequence[str] = ()) -> list[Hit]:
+        """The k clips nearest to `vector` by cosine in the named vector space; `exclude_groups` leaves
+        out every clip of these version groups (a query's own song)."""
         return self._backend.search(collection_or_alias, vector_name, vector, k, genres, exclude_clip_ids,
-                                    with_vectors)
+                                    with_vectors, exclude_groups)
+
+    def search_groups(self, collection_or_alias: str, vector_name: str, vector: np.ndarray, k: int,
+                      genres: Sequence[str] | None = None, exclude_clip_ids: Sequence[str] = (),
+                      exclude_groups: Sequence[str] = (), group_size: int = GROUP_SIZE,
+                      with_vectors: bool = False) -> list[HitGroup]:
+        """The k songs nearest to `vector`: hits collapsed by version group, so k groups are k different
+        songs, ranked by their best hit; each keeps up to `group_size` of its versions' hits, best first.
+        A clip without a version group is a song of its own (an index built before versions)."""
+        return self._backend.search_groups(collection_or_alias, vector_name, vector, k, genres, exclude_clip_ids,
+                                           exclude_groups, group_size, with_vectors)
+
+    def clips_in_group(self, collection_or_alias: str, group: str) -> list[Hit]:
+        """Every clip of one version group (a song's versions, payloads only), in clip-id order; [] when
+        no clip carries that group."""
+        return sorted(self._backend.group_members(collection_or_alias, group), key=lambda h: h.clip_id)
 
     def get_clip(self, collection_or_alias: str, clip_id: str, with_vectors: bool = True) -> Hit | None:
         return self._backend.get(collection_or_alias, clip_id, with_vectors)

@@ -36,10 +36,11 @@ import numpy as np
 
 from clipret.errors import ClipretError, IndexNotFound
 from clipret.files import file_lock, write_json_atomic
+from clipret.store.groups import GROUP_FIELD, collapse_pages
 from clipret.store.points import Hit, point_id
 from clipret.store.write_lock import WRITE_WAIT_S, WriteLock, say_on_stderr
 
-KEYWORD_INDEXES = ("genre", "clip_id", "youtube_id")  # payload fields filtered on, as on a server
+KEYWORD_INDEXES = ("genre", "clip_id", "youtube_id", GROUP_FIELD)  # payload fields filtered on, as on a server
 EXACT_BELOW = 20_000  # points: below, searches are exact (a scan, a few ms); above, HNSW (see bench_store_scale)
 HNSW_EF = 256  # candidates an HNSW search keeps: recall@10 0.995 on 50k clustered 256-d vectors, 0.8 ms
 HNSW_M, HNSW_EF_CONSTRUCT = 16, 128  # graph built by optimize() when a large collection is published
@@ -258,15 +259,38 @@ class EdgeCollections:
         return written
 
     def search(self, name: str, vector_name: str, vector: np.ndarray, k: int, genres: Sequence[str] | None,
-               exclude_clip_ids: Sequence[str], with_vectors: bool) -> list:
+               exclude_clip_ids: Sequence[str], with_vectors: bool, exclude_groups: Sequence[str] = ()) -> list:
+        condition = _filter(genres, exclude_clip_ids, exclude_groups)
+        return self._nearest(name, vector_name, vector, 0, k, condition, with_vectors)
+
+    def search_groups(self, name: str, vector_name: str, vector: np.ndarray, k: int,
+                      genres: Sequence[str] | None, exclude_clip_ids: Sequence[str], exclude_groups: Sequence[str],
+                      group_size: int, with_vectors: bool) -> list:
+        """The k nearest songs (HitGroups). The Python binding of Qdrant Edge has no grouping query, so
+        pages of the plain search are collapsed until k songs are found (clipret.store.groups)."""
+        condition = _filter(genres, exclude_clip_ids, exclude_groups)
+        shard_name = self.target(name)  # once: every page answers from the same collection
+        return collapse_pages(lambda offset, limit: self._nearest(shard_name, vector_name, vector, offset, limit,
+                                                                  condition, with_vectors), k, group_size)
+
+    def _nearest(self, name: str, vector_name: str, vector: np.ndarray, offset: int, limit: int, condition,
+                 with_vectors) -> list:
+        """Hits ranked offset..offset+limit-1 by cosine to `vector` in the named space."""
         from qdrant_edge import Query, QueryRequest
 
         shard, points = self.shard(self.target(name))
-        request = QueryRequest(limit=int(k), query=Query.Nearest(np.asarray(vector, dtype=np.float32).tolist(),
-                                                                using=vector_name),
-                               filter=_filter(genres, exclude_clip_ids), params=self.search_params(points),
+        request = QueryRequest(limit=int(limit), offset=int(offset) or None,
+                               query=Query.Nearest(np.asarray(vector, dtype=np.float32).tolist(), using=vector_name),
+                               filter=condition, params=self.search_params(points),
                                with_payload=True, with_vector=with_vectors)
         return [_hit(p, score=p.score) for p in shard.query(request)]
+
+    def group_members(self, name: str, group: str) -> list:
+        """Every clip whose version_group is `group` (payloads only)."""
+        from qdrant_edge import FieldCondition, Filter, MatchValue
+
+        condition = Filter(must=[FieldCondition(GROUP_FIELD, match=MatchValue(group))])
+        return [_hit(r) for r in self.scroll(self.target(name), filter=condition)]
 
     def get(self, name: str, clip_id: str, with_vectors: bool):
 
@@ -286,12 +310,14 @@ class EdgeCollections:
         for record in self.scroll(self.target(name), page=page, with_vector=wanted):
             yield _hit(record)
 
-def _filter(genres: Sequence[str] | None, exclude_clip_ids: Sequence[str]):
+def _filter(genres: Sequence[str] | None, exclude_clip_ids: Sequence[str], exclude_groups: Sequence[str] = ()):
     from qdrant_edge import FieldCondition, Filter, HasIdCondition, MatchAny
 
     must = [FieldCondition("genre", match=MatchAny(list(genres)))] if genres else None
-    must_not = [HasIdCondition({point_id(c) for c in exclude_clip_ids})] if exclude_clip_ids else None
-    return Filter(must=must, must_not=must_not) if (must or must_not) else None
+    must_not = [HasIdCondition({point_id(c) for c in exclude_clip_ids})] if exclude_clip_ids else []
+    if exclude_groups:  # a song's other versions (a clip with no version_group is only its own song)
+        must_not.append(FieldCondition(GROUP_FIELD, match=MatchAny(list(exclude_groups))))
+    return Filter(must=must, must_not=must_not or None) if (must or must_not) else None
 
 def _hit(point, score: float = 0.0):
 

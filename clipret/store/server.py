@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from clipret.errors import StoreUnavailable
+from clipret.store.groups import GROUP_FIELD, collapse
 from clipret.store.points import Hit, point_id
 
-KEYWORD_INDEXES = ("genre", "clip_id", "youtube_id")
+KEYWORD_INDEXES = ("genre", "clip_id", "youtube_id", GROUP_FIELD)  # version_group: grouped on and filtered
 
 class ClientCollections:
     """Collections, aliases and points over a qdrant-client `client`."""
@@ -68,12 +69,44 @@ class ClientCollections:
         return self.client.count(collection_name=name, exact=True).count
 
     def search(self, name: str, vector_name: str, vector: np.ndarray, k: int, genres: Sequence[str] | None,
-               exclude_clip_ids: Sequence[str], with_vectors: bool) -> list:
+               exclude_clip_ids: Sequence[str], with_vectors: bool, exclude_groups: Sequence[str] = ()) -> list:
         result = self.client.query_points(
             collection_name=name, query=np.asarray(vector, dtype=np.float32).tolist(), using=vector_name,
-            limit=int(k), query_filter=_filter(genres, exclude_clip_ids), with_payload=True,
+            limit=int(k), query_filter=_filter(genres, exclude_clip_ids, exclude_groups), with_payload=True,
             with_vectors=with_vectors)
         return [_hit(p) for p in result.points]
+
+    def search_groups(self, name: str, vector_name: str, vector: np.ndarray, k: int,
+                      genres: Sequence[str] | None, exclude_clip_ids: Sequence[str], exclude_groups: Sequence[str],
+                      group_size: int, with_vectors: bool) -> list:
+        """The k nearest songs (HitGroups) by Qdrant's grouping query on version_group. Grouping skips
+        points without the field (an index built before versions were detected), and would make one song
+        of every empty one: those are each their own song, so a plain search finds the nearest of them,
+        and both answers are collapsed together in score order."""
+        query = np.asarray(vector, dtype=np.float32).tolist()
+        grouped = self.client.query_points_groups(
+            collection_name=name, group_by=GROUP_FIELD, query=query, using=vector_name, limit=int(k),
+            group_size=int(group_size), with_payload=True, with_vectors=with_vectors,
+            query_filter=_filter(genres, exclude_clip_ids, exclude_groups, must_not=[_ungrouped()]))
+        alone = self.client.query_points(
+            collection_name=name, query=query, using=vector_name, limit=int(k), with_payload=True,
+            with_vectors=with_vectors, query_filter=_filter(genres, exclude_clip_ids, exclude_groups,
+                                                            must=[_ungrouped()]))
+        hits = [_hit(p) for g in grouped.groups for p in g.hits] + [_hit(p) for p in alone.points]
+        return collapse(sorted(hits, key=lambda h: -h.score), k, group_size)
+
+    def group_members(self, name: str, group: str) -> list:
+        """Every clip whose version_group is `group` (payloads only)."""
+        from qdrant_client import models
+
+        condition = models.Filter(must=[models.FieldCondition(key=GROUP_FIELD, match=models.MatchValue(value=group))])
+        members, offset = [], None
+        while True:
+            points, offset = self.client.scroll(collection_name=name, scroll_filter=condition, limit=256,
+                                                offset=offset, with_payload=True, with_vectors=False)
+            members.extend(_hit(p) for p in points)
+            if offset is None:
+                return members
 
     def get(self, name: str, clip_id: str, with_vectors: bool):
 
@@ -115,12 +148,26 @@ def _server_problem(url: str, exc: Exception) -> str:
         return f"The Qdrant server at {url} refused the API key: check QDRANT_API_KEY."
     return f"The Qdrant server at {url} cannot be reached: check QDRANT_URL and that the server is running."
 
-def _filter(genres: Sequence[str] | None, exclude_clip_ids: Sequence[str]):
+def _filter(genres: Sequence[str] | None, exclude_clip_ids: Sequence[str], exclude_groups: Sequence[str] = (),
+            must: Sequence[Any] = (), must_not: Sequence[Any] = ()):
     from qdrant_client import models
 
-    must = [models.FieldCondition(key="genre", match=models.MatchAny(any=list(genres)))] if genres else []
-    must_not = [models.HasIdCondition(has_id=[point_id(c) for c in exclude_clip_ids])] if exclude_clip_ids else []
+    must = list(must) + ([models.FieldCondition(key="genre", match=models.MatchAny(any=list(genres)))]
+                         if genres else [])
+    must_not = list(must_not)
+    if exclude_clip_ids:
+        must_not.append(models.HasIdCondition(has_id=[point_id(c) for c in exclude_clip_ids]))
+    if exclude_groups:  # a song's other versions (a clip with no version_group is only its own song)
+        must_not.append(models.FieldCondition(key=GROUP_FIELD, match=models.MatchAny(any=list(exclude_groups))))
     return models.Filter(must=must, must_not=must_not) if (must or must_not) else None
+
+
+def _ungrouped():
+    """Matches a point whose version_group is missing or empty: a song of its own."""
+    from qdrant_client import models
+
+    return models.Filter(should=[models.IsEmptyCondition(is_empty=models.PayloadField(key=GROUP_FIELD)),
+                                 models.FieldCondition(key=GROUP_FIELD, match=models.MatchValue(value=""))])
 
 def _hit(point):
 

@@ -1,4 +1,5 @@
-"""Result cards: title, genre, score, why it matched (a bar per modality), and the clip to play."""
+"""Result cards: title, genre, score, the song's other versions, why it matched (a bar per modality), and
+the clip to play."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 import streamlit as st
 
-from clipret.search.engine import SearchResult
+from clipret.search.engine import SearchResult, Version
+from clipret.search.format import versions_label
 from clipret.ui.resources import settings
 
 COLUMNS = 3
@@ -31,9 +33,18 @@ def result_card(rank: int, result: SearchResult, query_genre: str = "", show_pla
         mark = " ✓" if query_genre and result.genre == query_genre else ""
         st.markdown(f"**{rank}. {result.title}**")
         st.caption(f"{result.genre}{mark} · score {result.score:.3f}")
+        if result.versions:
+            other_versions(result.versions)
         similarity_bars(result.modality_scores)
         st.page_link("pages/1_Search.py", label="More like this", icon=":material/search:",
                      query_params={**(link_params or {}), "clip": result.clip_id})
+
+
+def other_versions(versions: Sequence[Version]) -> None:
+    """ "+2 versions", opening to the song's other versions this query found, best first."""
+    with st.expander(versions_label(len(versions))):
+        for version in versions:
+            st.markdown(f"- {version.title} · score {version.score:.3f}")
 
 
 def similarity_bars(scores: Mapping[str, float | None]) -> None:

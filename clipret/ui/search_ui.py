@@ -21,6 +21,7 @@ from clipret.errors import (
 from clipret.search.engine import QueryClip, SearchEngine
 from clipret.search.spaces import SPACES
 from clipret.search.text import LANGUAGES, MAX_CHARS, InvalidDescription
+from clipret.store.groups import ROLE_FIELD
 from clipret.ui.query_cache import SharedLRU
 from clipret.ui.share import K_MAX, K_MIN, SearchState
 
@@ -29,6 +30,8 @@ SOURCES = ("Collection clip", "Describe it", "YouTube URL", "Upload a file")
 CLIP, TEXT, URL, UPLOAD = SOURCES
 MODES = ("One space", "Modality weights")
 UPLOAD_TYPES = ["mp4", "webm", "mkv", "mov", "avi", "m4v", "mp3", "m4a", "wav", "ogg", "flac"]
+VERSIONS_HELP = ("Off: one card per song, its other versions (lyric video, live cut, re-upload) listed on it, "
+                 "and none of the query's own. On: every clip on its own card.")
 SPACE_HELP = ("fused: the autoencoder's 256-d latent space (the paper's method); raw: all standardised "
               "features concatenated; pca: a 256-d PCA of raw (the baselines).")
 FAILURES = [  # the first matching class names the failure; the exception's text says what to do
@@ -53,7 +56,7 @@ def widget_values(state: SearchState, clip_ids: Sequence[str], genres: Sequence[
     values: dict[str, Any] = {
         "clip": state.clip if state.clip in clip_ids else None, "url": state.url, "q": state.q, "k": state.k,
         "genres": [g for g in state.genres if g in genres], "space": state.space,
-        "mode": MODES[1] if state.weights else MODES[0]}
+        "mode": MODES[1] if state.weights else MODES[0], "all_versions": state.all_versions}
     for m in modalities:
         values[f"w_{m}"] = float(state.weights_dict.get(m, 0.0)) if state.weights else 1.0
     if state.url or state.clip or state.q:
@@ -85,9 +88,10 @@ def ranking_controls(genres: Sequence[str], modalities: Sequence[str], describin
                 weights = ()
             elif describing and all(w == 1.0 for _, w in weights):
                 weights = ()  # the default: the link stays short
+        all_versions = st.toggle("Show every version", key=f"{PREFIX}.all_versions", help=VERSIONS_HELP)
         show_players = st.toggle("Show players", value=True, key=f"{PREFIX}.players")
     return {"k": int(k), "genres": tuple(chosen), "space": space, "weights": weights,
-            "show_players": show_players}
+            "all_versions": bool(all_versions), "show_players": show_players}
 
 
 def query_input(labels: dict[str, str]) -> tuple[str, Any]:
@@ -200,13 +204,25 @@ def _embed_upload(engine: SearchEngine, name: str, data: bytes, step) -> QueryCl
 def run_search(engine: SearchEngine, query: QueryClip, state: SearchState) -> list:
     """The results for `state`; a failure is shown (and means no results)."""
     try:
-        return engine.search(query, state.k, state.genres, state.space, state.weights_dict or None)
+        return engine.search(query, state.k, state.genres, state.space, state.weights_dict or None,
+                             collapse_versions=not state.all_versions)
     except ClipretError as exc:
         show_failure(exc)
         return []
 
 
-def query_summary(query: QueryClip, show_player: bool, payloads: Sequence[dict[str, Any]] = ()) -> None:
+def query_versions(engine: SearchEngine, query: QueryClip) -> list[dict[str, Any]]:
+    """The payloads of the other versions of a collection clip's song; [] for any other query."""
+    if not query.clip_id:
+        return []
+    try:
+        return engine.versions_of(query.clip_id)
+    except ClipretError:  # gone since the query was read (a rebuild): the search says so, not this list
+        return []
+
+
+def query_summary(query: QueryClip, show_player: bool, payloads: Sequence[dict[str, Any]] = (),
+                  versions: Sequence[dict[str, Any]] = ()) -> None:
     if query.source == "text":
         text_summary(query, payloads)
         return
@@ -219,6 +235,17 @@ def query_summary(query: QueryClip, show_player: bool, payloads: Sequence[dict[s
         where = {"collection": "from the collection", "file": "uploaded file", "url": "from YouTube"}
         st.markdown(f"**Query:** {query.title}")
         st.caption(" · ".join(x for x in (query.genre, where.get(query.source, "")) if x))
+        if versions:
+            versions_list(versions)
+
+
+def versions_list(versions: Sequence[dict[str, Any]]) -> None:
+    """ "Versions of this clip": the other clips of its song, each a link to search by it."""
+    with st.expander(f"Versions of this clip ({len(versions)})", icon=":material/library_music:"):
+        for payload in versions:
+            role = " (the song's main clip)" if payload.get(ROLE_FIELD) == "representative" else ""
+            st.page_link("pages/1_Search.py", label=f"{payload.get('title', payload['clip_id'])}{role}",
+                         query_params={"clip": payload["clip_id"]})
 
 
 def text_summary(query: QueryClip, payloads: Sequence[dict[str, Any]]) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from urllib.parse import urlencode
 
-from clipret.search.spaces import SPACES
+from clipret.search.spaces import SPACES, parse_weights
 from clipret.search.text import MAX_CHARS
 
 MAPS = ("umap", "tsne", "pca", "raw_pca", "pca_pca")  # payload keys map_<name> (the first three: fused)
@@ -32,12 +31,15 @@ class SearchState:
     genres: tuple[str, ...] = ()  # keep results of these genres only; () = all genres
     space: str = "fused"  # fused | raw | pca; ignored when weights are set
     weights: tuple[tuple[str, float], ...] = ()  # (modality, weight ≥ 0) pairs; () = search one space
+    all_versions: bool = False  # every clip, a song's versions apart (link: versions=all); else one per song
 
     def to_params(self) -> dict[str, str]:
         params = _non_default_params(self)
         if self.weights:
             params.pop("space", None)  # weights replace the space: don't put both in a link
             params["weights"] = ",".join(f"{m}:{_number(w)}" for m, w in self.weights)
+        if params.pop("all_versions", None):
+            params["versions"] = "all"
         return params
 
     @classmethod
@@ -48,7 +50,7 @@ class SearchState:
         return cls(clip=clip, url=url, q="" if clip or url else " ".join(get("q").split())[:MAX_CHARS],
                    k=_k(get("k"), cls.k),
                    genres=_names(get("genres")), space=_choice(get("space"), SPACES, cls.space),
-                   weights=parse_weights(get("weights")))
+                   weights=parse_weights(get("weights")), all_versions=get("versions") == "all")
 
     @property
     def weights_dict(self) -> dict[str, float]:
@@ -87,24 +89,6 @@ class BaselinesState:
     def from_params(cls, params: Params) -> BaselinesState:
         get = _getter(params)
         return cls(clip=get("clip"), k=_k(get("k"), cls.k))
-
-
-def parse_weights(text: str) -> tuple[tuple[str, float], ...]:
-    """"audio:1,video:0.5" → (("audio", 1.0), ("video", 0.5)); malformed or negative entries are dropped,
-    weights above 1 are capped at 1, and all-zero weights mean no weights."""
-    pairs: dict[str, float] = {}
-    for item in text.split(","):
-        name, _, value = item.partition(":")
-        name = name.strip().lower()
-        try:
-            weight = float(value)
-        except ValueError:
-            continue
-        if re.fullmatch(r"[a-z][a-z0-9_]*", name) and math.isfinite(weight) and weight >= 0:
-            pairs[name] = min(weight, 1.0)
-    if not any(pairs.values()):
-        return ()
-    return tuple(pairs.items())
 
 
 def share_link(base_url: str | None, page: str, params: Mapping[str, str]) -> str:

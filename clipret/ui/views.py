@@ -123,3 +123,13 @@ def inertia_frame(manifest: Mapping[str, Any]) -> pd.DataFrame:
     inertias = manifest.get("kmeans", {}).get("inertias", {})
     rows = sorted((int(k), float(v)) for k, v in inertias.items())
     return pd.DataFrame(rows, columns=["k", "inertia"])
+
+
+def versions_line(versions: Mapping[str, Any]) -> str:
+    """The manifest's version-group summary in one sentence."""
+    if versions.get("chromaprint") == "missing":
+        return ("Versions of one song are not grouped: Chromaprint was not installed when this index was built "
+                "(`apt-get install libchromaprint1`, then rebuild).")
+    groups, clips = versions.get("groups", 0), versions.get("versions", 0)
+    return (f"Versions: {groups} songs are in the collection more than once ({clips} clips); search shows each "
+            f"song once. {versions.get('fingerprinted', 0)} clips have an audio fingerprint.")
