@@ -3,6 +3,7 @@ expected results, and photographs every page into artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -55,6 +56,13 @@ def server(index_dir, tmp_path_factory):
     process, and this test process may hold the original)."""
     data_dir = tmp_path_factory.mktemp("browser-data")
     shutil.copytree(index_dir, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".lock"))
+    with _streamlit(data_dir) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def _streamlit(data_dir: Path):
+    """`streamlit run app.py` over `data_dir` for the block: its base URL."""
     port = _free_port()
     env = {**os.environ, "CLIPRET_DATA_DIR": str(data_dir)}
     # To a file, not a pipe nobody reads: a full pipe would block the server mid-test.
@@ -209,3 +217,23 @@ def test_a_typed_description_returns_ranked_clips_and_its_link_reopens_them(serv
         again.get_by_text(f"{rank}. {title}", exact=True).wait_for(timeout=30_000)
     assert again.get_by_label("Describe the song or its video", exact=True).input_value() == DESCRIPTION
     again.close()
+
+
+def test_a_card_per_song_opens_to_its_versions_and_the_toggle_shows_every_clip(browser, index_dir,
+                                                                               tmp_path_factory):
+    # The demo index has no versions: a copy of it where the query's 3 nearest clips are one song.
+    from test_version_search import versioned_copy
+
+    versioned = versioned_copy(index_dir, tmp_path_factory.mktemp("browser-versions"))
+    query, titles = versioned["query"], [p["title"] for p in versioned["ranked"]]
+    with _streamlit(versioned["data_dir"]) as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        _open(page, f"{base}/?clip={query['clip_id']}&k=3", f"1. {titles[0]}")
+        page.get_by_text(f"2. {titles[3]}", exact=True).wait_for(timeout=30_000)  # r2, r3: on r1's card
+        page.get_by_text("+2 versions", exact=True).click()
+        _wait_text(page, f"{titles[1]} · score", 30_000, "after opening the versions")
+        page.get_by_text("Show every version", exact=True).click()
+        _wait_text(page, f"2. {titles[1]}", 60_000, "after Show every version")
+        page.get_by_text(f"3. {titles[2]}", exact=True).wait_for(timeout=30_000)
+        assert "versions=all" in page.evaluate("window.location.href")
+        page.close()
