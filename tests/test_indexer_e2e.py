@@ -182,3 +182,24 @@ def test_add_file_is_its_own_nearest_neighbour(built, tone_clip, capsys):
     assert "corrupt.mp4" in capsys.readouterr().err
     media = sorted(p.name for p in (settings.corpora_dir / "added" / "media").iterdir())
     assert media == [f"{clip_id}.mp4"]  # the failed clip left nothing behind
+
+
+def test_an_added_version_of_a_clip_joins_its_group(built, capsys):
+    from bench.version_set import write_audio
+    from clipret.features.fingerprint import fingerprint_unavailable
+    from clipret.media.decode import DecodeOptions, decode
+    from clipret.sources.corpus import read_clips
+
+    if fingerprint_unavailable():
+        pytest.skip(fingerprint_unavailable())
+    settings, corpus = built
+    original = read_clips(corpus)[0]
+    audio = decode(original.media_path(corpus), DecodeOptions(streams=("audio",)))
+    copy = write_audio(settings.data_dir / "reupload.mp3", audio.audio, audio.sample_rate)  # another codec
+    assert run_cli(settings, "add", str(copy), "--genre", original.genre, "--title", "A re-upload") == 0
+    clip_id = capsys.readouterr().out.split()[1]
+    with ClipStore(settings) as store:
+        first = store.get_clip("clips", original.clip_id, with_vectors=False).payload
+        added = store.get_clip("clips", clip_id, with_vectors=False).payload
+    assert first["version_role"] == "representative" and first["version_group"] == original.clip_id
+    assert (added["version_group"], added["version_role"]) == (original.clip_id, "version")
