@@ -215,7 +215,11 @@ def test_a_typed_description_returns_ranked_clips_and_its_link_reopens_them(serv
     _open(again, address, f"1. {titles[0]}")  # the link alone reruns the same search
     for rank, title in enumerate(titles, 1):
         again.get_by_text(f"{rank}. {title}", exact=True).wait_for(timeout=30_000)
-    assert again.get_by_label("Describe the song or its video", exact=True).input_value() == DESCRIPTION
+    from playwright.sync_api import expect
+
+    # the box shows the link's words once its widget has drawn them (expect retries; a read could race it)
+    expect(again.get_by_label("Describe the song or its video", exact=True)).to_have_value(DESCRIPTION,
+                                                                                           timeout=30_000)
     again.close()
 
 
