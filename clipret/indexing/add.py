@@ -26,6 +26,7 @@ from clipret.indexing.versions import (
 )
 from clipret.sources.corpus import ClipRecord, read_clips, write_clips
 from clipret.sources.folder import lyrics_beside, read_lyrics_file, slug
+from clipret.store.groups import GROUP_FIELD, ROLE_FIELD, group_of
 
 ADDED_CORPUS = "added"  # corpora/added/: the media and records of added clips, a corpus like any other
 REBUILDS_FOLLOWED = 2  # builds that may move the alias during one add before it gives up
@@ -86,13 +87,13 @@ def _point(store, settings: Settings, index: LoadedIndex, record: ClipRecord, co
 
     vectors = {name: v[0] for name, v in index.embed([features]).items()}  # name → (d,)
     payload = record_payload(record, corpus_dir, index.profile.name, duration, settings)
-    payload["version_group"], payload["version_role"] = record.clip_id, REPRESENTATIVE
+    payload[GROUP_FIELD], payload[ROLE_FIELD] = record.clip_id, REPRESENTATIVE
     known = load_fingerprints(artifact_dir(settings, index.collection) / FINGERPRINTS)
     matched = best_version_match(fingerprint, known)
     if matched is not None:
         hit = store.get_clip(index.collection, matched, with_vectors=False)
-        group = str((hit.payload if hit else {}).get("version_group") or matched)
-        payload["version_group"], payload["version_role"] = group, VERSION
+        group = group_of(hit.payload, matched) if hit else matched
+        payload[GROUP_FIELD], payload[ROLE_FIELD] = group, VERSION
     payload["cluster"] = int(index.cluster(vectors["fused"])[0])
     payload.update(_map_position(store, index.collection, vectors["fused"], record.clip_id))
     return ClipPoint(record.clip_id, vectors, payload)

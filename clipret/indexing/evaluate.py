@@ -9,6 +9,7 @@ import numpy as np
 from clipret.config import Settings
 from clipret.embedding.artifacts import MANIFEST, artifact_dir, update_manifest
 from clipret.errors import IndexNotFound
+from clipret.store.groups import group_of
 
 SPACE_ORDER = ("fused", "raw", "pca", "audio", "video", "lyrics", "random")
 
@@ -47,7 +48,7 @@ def exclusion_keys(payloads: list[dict[str, Any]], same_artist: bool, same_group
     version group (a song's other versions: a near-copy would inflate P@10), or with both, the clips
     linked by either (transitively)."""
     artists = [str(p.get("artist") or "").strip().lower() for p in payloads]
-    groups = [str(p.get("version_group") or p.get("clip_id", i)) for i, p in enumerate(payloads)]
+    groups = [group_of(p, str(p.get("clip_id", i))) for i, p in enumerate(payloads)]
     if not same_group:
         return artists
     if not same_artist:

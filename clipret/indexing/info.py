@@ -6,6 +6,7 @@ from typing import Any
 
 from clipret.config import Settings
 from clipret.embedding.artifacts import MANIFEST, artifact_dir, read_manifest
+from clipret.store.groups import group_of
 
 
 def index_info(store, settings: Settings, alias: str | None = None) -> dict[str, Any]:
@@ -17,7 +18,7 @@ def index_info(store, settings: Settings, alias: str | None = None) -> dict[str,
     for payload in store.all_payloads(collection):
         genre = str(payload.get("genre", ""))
         genres[genre] = genres.get(genre, 0) + 1
-        group = str(payload.get("version_group") or payload.get("clip_id", ""))
+        group = group_of(payload, str(payload.get("clip_id", "")))
         groups[group] = groups.get(group, 0) + 1
     info: dict[str, Any] = {"alias": alias, "collection": collection, "n_clips": sum(genres.values()),
                             "genres": dict(sorted(genres.items())),

@@ -21,6 +21,7 @@ from clipret.indexing.cache import cache_path, is_current, load_features, load_f
 from clipret.indexing.payload import record_payload
 from clipret.indexing.versions import FINGERPRINTS, save_fingerprints
 from clipret.sources.corpus import ClipRecord
+from clipret.store.groups import GROUP_FIELD, ROLE_FIELD
 
 PAPER_EPOCHS = 600  # Table 1 of the paper (821 clips: about 26 batches an epoch)
 DEFAULT_EPOCHS = PAPER_EPOCHS  # `train` and `build` of real corpora
@@ -217,7 +218,7 @@ def clip_payloads(data: TrainingSet, corpus_dir: Path, analysis: dict[str, Any],
     payloads = []
     for i, (record, duration) in enumerate(zip(data.records, data.durations, strict=True)):
         payload = record_payload(record, corpus_dir, profile, duration, settings)
-        payload["version_group"], payload["version_role"] = groups[record.clip_id]
+        payload[GROUP_FIELD], payload[ROLE_FIELD] = groups[record.clip_id]
         payload["cluster"] = int(labels[i])
         payload.update({key: [float(x) for x in xy[i]] for key, xy in analysis["maps"].items()})
         payloads.append(payload)
@@ -258,7 +259,7 @@ def group_counts(payloads: list[dict]) -> dict[str, int]:
     """{"groups": songs with more than one version, "versions": the clips in them}."""
     from collections import Counter
 
-    sizes = Counter(p["version_group"] for p in payloads)
+    sizes = Counter(p[GROUP_FIELD] for p in payloads)
     return {"groups": sum(n > 1 for n in sizes.values()), "versions": sum(n for n in sizes.values() if n > 1)}
 
 

@@ -214,7 +214,7 @@ class SearchEngine:
         if not query.reached:
             raise ClipretError("These words match nothing this index can search by (it has no lyrics, and no "
                                "picture or sound it can name is close to them): describe what is seen or "
-                               "heard, e.g. 'a crowd at a concert, fast drums'.")
+                               "heard, e.g. 'fast drums and a grand piano'.")
         return query
 
     # -- searching -------------------------------------------------------------------------------
