@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR ?= data
 PORT ?= 8501
 
-.PHONY: setup run index test test-fast lint bench screenshots clean real-music-eval
+.PHONY: setup run index test test-fast lint bench screenshots clean real-music-eval excerpt-eval
 
 setup: $(STAMP)
 
@@ -51,6 +51,17 @@ real-music-eval: setup
 	test -d $(REAL_MUSIC_DIR) && [ -n "$$(ls $(REAL_MUSIC_DIR))" ] || DURATION_TOOL=size bash bench/real_music_dev.sh $(REAL_MUSIC_DIR)
 	$(VENV)/bin/clipret --data-dir $(REAL_MUSIC_DATA) --collection realdev build --from folder --path $(REAL_MUSIC_DIR)
 	$(PY) -m bench real_music --data-dir $(REAL_MUSIC_DATA) --collection realdev
+
+# The excerpt set (docs/evaluation.md): the dev set's recordings cut into 25 s excerpt-clips (547, more than
+# the 256 latent dimensions), indexed, then the same table with each query's own recording left out.
+EXCERPT_DIR ?= $(DATA_DIR)/real-music-excerpts
+EXCERPT_DATA ?= $(DATA_DIR)/realexcerpts
+excerpt-eval: setup
+	test -d $(REAL_MUSIC_DIR) && [ -n "$$(ls $(REAL_MUSIC_DIR))" ] || DURATION_TOOL=size bash bench/real_music_dev.sh $(REAL_MUSIC_DIR)
+	$(PY) -m bench.excerpt_set $(REAL_MUSIC_DIR) $(EXCERPT_DIR)
+	$(VENV)/bin/clipret --data-dir $(EXCERPT_DATA) --collection realexcerpts build --from folder --path $(EXCERPT_DIR)
+	$(PY) -m bench real_music --data-dir $(EXCERPT_DATA) --collection realexcerpts --exclude-same-track \
+	  --name real_music_excerpts
 
 # Refresh the README's screenshots from the app `make run` serves (run it in another shell first).
 screenshots: setup

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import write_results
+from bench.excerpt_set import source_track
 
 METRICS = ("p@10", "map")
 
@@ -30,6 +31,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--collection", default="realdev", help="the alias (or collection) whose index to study")
     p.add_argument("--seeds", type=int, default=3, help="encoders are trained with seeds 0..n-1 and averaged")
     p.add_argument("--name", default="real_music", help="artifacts/bench/<name>.json")
+    p.add_argument("--exclude-same-track", action="store_true",
+                   help="the excerpt set: leave excerpts of the query's own recording out of its ranking")
     return p.parse_known_args(argv)[0]
 
 
@@ -74,15 +77,16 @@ def fused_input(data, blocks, weighting: str) -> tuple[np.ndarray, object]:
     return fusion.transform(data.features), fusion
 
 
-def encoder_space(X: np.ndarray, fusion, encoder: str, n_clips: int, epochs: int, seed: int) -> tuple:
-    """(latent (N, 256), info) of the named encoder trained on X as `indexer train` would."""
+def encoder_space(X: np.ndarray, fusion, encoder: str, n_clips: int, epochs: int, seed: int,
+                  views: np.ndarray | None = None) -> tuple:
+    """(latent (N, 256), info) of the named encoder trained on X (and the clips' views) as `indexer train` would."""
     from clipret.embedding.autoencoder import Autoencoder
     from clipret.indexing.train import TrainOptions, encoder_settings
 
     options = TrainOptions(encoder=encoder, epochs=epochs, seed=seed)
     start = time.perf_counter()
     model = Autoencoder(X.shape[1], **encoder_settings(options, n_clips), block_slices=fusion.block_slices_)
-    model.fit(X)
+    model.fit(X, views if encoder == "contrastive" else None)
     info = {"seconds": round(time.perf_counter() - start, 1), "epochs_run": len(model.loss_history_),
             "best_epoch": model.best_epoch_}
     return model.transform(X), info
@@ -116,8 +120,12 @@ def study(data, profile, epochs: int, seeds: int) -> tuple[dict, dict, dict]:
     notes["pca"] = f"{n_components} components of raw"
     if any(b.name == "audio" for b in present):
         spaces["mfcc 13 means + stds"], notes["mfcc 13 means + stds"] = mfcc_baseline(data, profile), "baseline"
-    for encoder, X, fusion in (("neighbours", X_bal, f_bal), ("paper", X_plain, f_plain)):
-        runs = [encoder_space(X, fusion, encoder, len(X), epochs, seed) for seed in range(seeds)]
+    from clipret.indexing.train import fused_views
+
+    views = fused_views(f_bal, data)
+    for encoder, X, fusion in (("neighbours", X_bal, f_bal), ("contrastive", X_bal, f_bal),
+                               ("paper", X_plain, f_plain)):
+        runs = [encoder_space(X, fusion, encoder, len(X), epochs, seed, views) for seed in range(seeds)]
         for seed, (Z, _) in enumerate(runs):
             spaces[f"fused ({encoder}) seed {seed}"] = Z
         infos[encoder] = {"runs": [info for _, info in runs],
@@ -163,7 +171,9 @@ def main(argv: list[str] | None = None) -> None:
     genres = [r.genre for r in data.records]
     epochs = int(manifest["training"]["epochs"])
     spaces, notes, infos = study(data, profile, epochs, args.seeds)
-    overall = evaluate_spaces(spaces, genres, per_genre=True)
+    tracks = [f"{r.genre}/{source_track(Path(r.path).stem)}" for r in data.records]
+    same_track = {"artists": tracks, "exclude_same_artist": True} if args.exclude_same_track else {}
+    overall = evaluate_spaces(spaces, genres, per_genre=True, **same_track)
     table = seed_means(overall["spaces"], args.seeds)
     per_label = {g: seed_means(s, args.seeds) for g, s in overall["per_genre"].items()}
     artists = media_artists([r.media_path(Path(manifest["corpus"])) for r in data.records])
@@ -171,14 +181,19 @@ def main(argv: list[str] | None = None) -> None:
     results = {"collection": manifest["collection"], "n_clips": len(genres), "genre_counts": overall["genre_counts"],
                "epochs_max": epochs, "seeds": args.seeds, "spaces": table, "notes": notes, "encoders": infos,
                "per_label": per_label, "artists_known": known}
-    print_table(f"{manifest['collection']}: {len(genres)} clips, leave-one-out, relevant = same label", table)
-    if known:
+    if args.exclude_same_track:
+        results["source_tracks"] = len(set(tracks))
+    excluded = f", excerpts of the query's own track ({len(set(tracks))} tracks) left out" if same_track else ""
+    print_table(f"{manifest['collection']}: {len(genres)} clips, leave-one-out, relevant = same label{excluded}",
+                table)
+    if known and not same_track:
         excl = evaluate_spaces(spaces, genres, artists=artists, exclude_same_artist=True)
         results["exclude_same_artist"] = seed_means(excl["spaces"], args.seeds)
         print_table(f"excluding same-artist results ({known} of {len(genres)} clips have an artist tag)",
                     results["exclude_same_artist"])
     for genre, rows in per_label.items():
-        keep = {k: v for k, v in rows.items() if k in ("raw", "fused (neighbours)", "fused (paper)", "random")}
+        keep = {k: v for k, v in rows.items()
+                if k in ("raw", "fused (neighbours)", "fused (contrastive)", "fused (paper)", "random")}
         print_table(f"label {genre} ({overall['genre_counts'][genre]} clips)", keep)
     results["load_average_1min"] = round(os.getloadavg()[0], 2)
     write_results(args.name, results)

@@ -302,8 +302,9 @@ def _training_options(p) -> None:
                    help=f"probability of blanking one block of a sample (default {DEFAULT_MODALITY_DROPOUT}; "
                         "0 with --encoder paper)")
     p.add_argument("--encoder", choices=ENCODERS, default=DEFAULT_ENCODER,
-                   help="neighbours: keeps each clip's input-space neighbours (default); paper: the paper's "
-                        "reconstruction autoencoder on the unweighted features")
+                   help="neighbours: keeps each clip's input-space neighbours (default); contrastive: ties each "
+                        "clip's excerpts to one another, without labels; paper: the paper's reconstruction "
+                        "autoencoder on the unweighted features")
 
 
 def _engine(p) -> None:

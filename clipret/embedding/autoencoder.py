@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from clipret.embedding.contrastive import distinct_views
 from clipret.embedding.estimator import EstimatorParams
 from clipret.errors import ClipretError
 from clipret.files import atomic_path, write_json_atomic
@@ -37,12 +38,12 @@ def build_residual_network(input_dim: int, hidden: Sequence[int] = (512,), laten
     return ResidualNet(input_dim, hidden, latent_dim)
 
 
-OBJECTIVES = ("reconstruction", "neighbours")
+OBJECTIVES = ("reconstruction", "neighbours", "contrastive")
 ARCHITECTURES = ("paper", "residual")
 # how fit converts the parameters it uses (a parameter not listed is used as given)
 _INT_PARAMS = ("input_dim", "latent_dim", "epochs", "batch_size", "seed", "patience")
 _FLOAT_PARAMS = ("lr", "modality_dropout", "weight_decay", "noise", "temperature", "latent_temperature",
-                 "reconstruction_weight", "validation_fraction")
+                 "reconstruction_weight", "validation_fraction", "neighbour_weight")
 
 
 class Autoencoder(EstimatorParams):
@@ -52,13 +53,18 @@ class Autoencoder(EstimatorParams):
     batch 32, 600 epochs. objective="neighbours" trains the same encoder to keep each clip's neighbours:
     KL between the softmax of the input rows' cosines (temperature) and the latent rows' cosines
     (latent_temperature), over the rows of each mini-batch; reconstruction_weight adds the paper's MSE.
+    objective="contrastive" is self-supervised (as COLA and BYOL-A treat excerpts of one recording): two
+    views of each clip of a mini-batch (two of its excerpts, or an excerpt and the whole clip: fit's
+    `views`) are a positive pair and the batch's other clips the negatives, InfoNCE over their latent
+    cosines / latent_temperature, both ways; neighbour_weight adds the neighbours loss on whole clips.
 
     modality_dropout=p: each training sample, with probability p, has one of its blocks (chosen
     uniformly from `block_slices`) set to 0 — the standardised mean, as a missing modality — in the
     input, while the loss still targets the full input. noise: Gaussian noise of that std added to the
     input (denoising). weight_decay: Adam's L2 penalty. validation_fraction > 0 holds that share of the
     rows out of the gradient; every eval_every epochs the model is scored on them (neighbours: how many
-    of each held-out clip's 10 nearest input-space neighbours the latent keeps; reconstruction: minus the
+    of each held-out clip's 10 nearest input-space neighbours the latent keeps; contrastive: minus the
+    InfoNCE loss of fixed pairs of held-out clips' excerpts; reconstruction: minus the
     held-out MSE) and the best epoch's weights are kept; training stops after `patience` epochs without
     improvement (0: never early). No labels are used. Same data + seed → same weights on the same
     machine (torch's global RNG is left as it was).
@@ -78,7 +84,7 @@ class Autoencoder(EstimatorParams):
                  weight_decay: float = 0.0, noise: float = 0.0, temperature: float = 0.1,
                  latent_temperature: float = 0.1, reconstruction_weight: float = 0.0,
                  validation_fraction: float = 0.0, eval_every: int = 5, patience: int = 0,
-                 architecture: str = "paper"):
+                 architecture: str = "paper", neighbour_weight: float = 0.0):
         self.input_dim = input_dim
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -100,6 +106,7 @@ class Autoencoder(EstimatorParams):
         self.eval_every = eval_every
         self.patience = patience
         self.architecture = architecture
+        self.neighbour_weight = neighbour_weight
 
     def _checked(self) -> SimpleNamespace:
         """The parameters validated and converted as training uses them (ints, floats, a tuple of hidden
@@ -130,15 +137,19 @@ class Autoencoder(EstimatorParams):
                 raise ValueError(f"block {name!r} columns {cols} do not fit inside {p.input_dim} inputs")
         return p
 
-    def fit(self, X: np.ndarray) -> Autoencoder:
+    def fit(self, X: np.ndarray, views: np.ndarray | None = None) -> Autoencoder:
         """Train on X (N, input_dim); sets network_, loss_history_ (mean loss per epoch), fit_seconds_,
-        best_epoch_ and validation_history_ ([(epoch, score)], empty without validation)."""
+        best_epoch_ and validation_history_ ([(epoch, score)], empty without validation).
+
+        views: (N, n_views, input_dim) fused excerpts of each clip (FeatureFusion.transform_views; a clip
+        without excerpts repeats its row of X), for the contrastive objective, which needs them."""
         import torch
 
         from clipret.embedding import networks
 
         p = self._checked()
         X = self._check_input(X)
+        self._views = self._check_views(X, views, p)
         if len(X) == 0:
             raise ClipretError("cannot train the autoencoder on zero clips")
         start = time.perf_counter()
@@ -165,7 +176,7 @@ class Autoencoder(EstimatorParams):
             epochs = tqdm(epochs, desc=f"encoder ({p.objective})", unit="epoch")
         for epoch in epochs:
             network.train()
-            history.append(self._train_epoch(network, optimizer, data[torch.from_numpy(train_rows)], generator, p))
+            history.append(self._train_epoch(network, optimizer, data, torch.from_numpy(train_rows), generator, p))
             if len(val_rows) and ((epoch + 1) % p.eval_every == 0 or epoch + 1 == p.epochs):
                 score = self._validation_score(X, val_rows, p)
                 validation.append((epoch + 1, score))
@@ -182,6 +193,7 @@ class Autoencoder(EstimatorParams):
         self.best_epoch_ = best[1] if best[2] is not None else len(history)
         self.network_, self.loss_history_, self.validation_history_ = network.eval(), history, validation
         self.fit_seconds_ = time.perf_counter() - start
+        del self._views
         return self
 
     def _split(self, n: int, p: SimpleNamespace | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -200,7 +212,14 @@ class Autoencoder(EstimatorParams):
         10 nearest: held-out clips as they are, and with one block blanked (a query missing a modality).
         """
         p = p or self._checked()
-        if p.objective == "neighbours":
+        if p.objective == "contrastive":
+            from clipret.embedding.contrastive import held_out_contrast
+
+            with_views = val_rows[distinct_views(self._views[val_rows])]
+            if len(with_views) >= 2:
+                return held_out_contrast(self.transform, X[with_views], self._views[with_views],
+                                         p.latent_temperature)
+        if p.objective in ("neighbours", "contrastive"):
             from clipret.embedding.neighbours import knn_overlap
 
             full = knn_overlap(X, self.transform(X), k=10, queries=val_rows)
@@ -214,25 +233,41 @@ class Autoencoder(EstimatorParams):
             return 0.5 * (full + knn_overlap(X, self.transform(blanked), k=10, queries=val_rows))
         return -float(np.mean((self.reconstruct(X[val_rows]) - X[val_rows]) ** 2))
 
-    def _train_epoch(self, network, optimizer, data, generator, p: SimpleNamespace) -> float:
-        """One pass over shuffled mini-batches; returns the epoch's mean per-sample loss."""
+    def _train_epoch(self, network, optimizer, data, rows, generator, p: SimpleNamespace) -> float:
+        """One pass over shuffled mini-batches of `rows` of data; returns the epoch's mean per-sample loss."""
         import torch
 
         column_block = self._column_block_index(p).to(data.device)  # (D,) block number, -1 outside blocks
+        views = None if self._views is None else torch.from_numpy(self._views).to(data.device)
         total = 0.0
-        for idx in torch.randperm(len(data), generator=generator).split(p.batch_size):
-            if p.objective == "neighbours" and len(idx) < 3:
-                continue  # a neighbourhood needs a query and at least two others
+        for idx in rows[torch.randperm(len(rows), generator=generator)].split(p.batch_size):
+            if p.objective != "reconstruction" and len(idx) < 3:
+                continue  # a neighbourhood (or a contrast) needs a query and at least two others
             target = data[idx.to(data.device)]
-            inputs = self._drop_blocks(target, column_block, generator, p)
-            if p.noise > 0:
-                inputs = inputs + p.noise * torch.randn(inputs.shape, generator=generator).to(inputs.device)
             optimizer.zero_grad()
-            loss = self._loss(network, inputs, target, p)
+            if p.objective == "contrastive":
+                from clipret.embedding.contrastive import info_nce, view_pair
+
+                first, second = view_pair(views[idx.to(data.device)], target, generator)
+                latent = [network.encoder(self._augment(x, column_block, generator, p)) for x in (first, second)]
+                loss = info_nce(latent[0], latent[1], p.latent_temperature)
+                if p.neighbour_weight > 0:
+                    loss = loss + p.neighbour_weight * self._loss(network, target, target, p)
+            else:
+                loss = self._loss(network, self._augment(target, column_block, generator, p), target, p)
             loss.backward()
             optimizer.step()
             total += loss.item() * len(idx)
-        return total / len(data)
+        return total / len(rows)
+
+    def _augment(self, batch, column_block, generator, p: SimpleNamespace):
+        """The batch with modality dropout and input noise, as a training sample sees it."""
+        import torch
+
+        inputs = self._drop_blocks(batch, column_block, generator, p)
+        if p.noise > 0:
+            inputs = inputs + p.noise * torch.randn(inputs.shape, generator=generator).to(inputs.device)
+        return inputs
 
     def _loss(self, network, inputs, target, p: SimpleNamespace):
         import torch
@@ -337,6 +372,18 @@ class Autoencoder(EstimatorParams):
         if not np.all(np.isfinite(X)):
             raise ClipretError("autoencoder input contains NaN or infinite values")
         return np.ascontiguousarray(X, dtype=np.float32)
+
+    def _check_views(self, X: np.ndarray, views: np.ndarray | None, p: SimpleNamespace) -> np.ndarray | None:
+        if views is None:
+            if p.objective == "contrastive":
+                raise ClipretError("the contrastive encoder needs each clip's views: fit(X, views)")
+            return None
+        views = np.asarray(views)
+        if views.ndim != 3 or views.shape[0] != len(X) or views.shape[2] != X.shape[1] or views.shape[1] < 1:
+            raise ClipretError(f"views must have shape ({len(X)}, n_views, {X.shape[1]}), got {views.shape}")
+        if not np.all(np.isfinite(views)):
+            raise ClipretError("autoencoder views contain NaN or infinite values")
+        return np.ascontiguousarray(views, dtype=np.float32)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):

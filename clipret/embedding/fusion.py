@@ -114,6 +114,19 @@ class FeatureFusion(EstimatorParams):
     def fit_transform(self, features: Sequence[Features]) -> np.ndarray:
         return self.fit(features).transform(features)
 
+    def transform_views(self, features: Sequence[Features], views: Sequence[Mapping[str, np.ndarray]],
+                        n_views: int) -> tuple[np.ndarray, np.ndarray]:
+        """((N, n_views, D) float32, (N,) bool): each clip's views fused as transform fuses its features
+        (a block with views takes its v-th view, the others their whole-clip vector), and which clips have
+        views (a clip without any gets its fused features in every view)."""
+        has = np.array([any(v.shape[0] == n_views for v in clip_views.values()) for clip_views in views], bool)
+        out = np.empty((len(features), n_views, self.dim), np.float32)
+        for v in range(n_views):
+            out[:, v] = self.transform([{**clip, **{name: block_views[v] for name, block_views in clip_views.items()
+                                                    if block_views.shape[0] == n_views}}
+                                        for clip, clip_views in zip(features, views, strict=True)])
+        return out, has
+
     def presence(self, features: Sequence[Features]) -> np.ndarray:
         """(N, n_blocks) bool: True where the clip has the block (columns in block order)."""
         out = np.zeros((len(features), len(self.blocks)), bool)

@@ -8,6 +8,7 @@ times them.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 
@@ -51,6 +52,12 @@ AUDIO_DESCRIPTORS = {
 
 def audio_sequences(y: np.ndarray, sr: int = SAMPLE_RATE) -> tuple[dict[str, np.ndarray], float]:
     """The 64 sequences (each (n_frames,)) and the tempo of mono `y`, from one STFT."""
+    sequences, tempo, beats = audio_analysis(y, sr)
+    return sequences, _bpm(tempo, beats, sr)
+
+
+def audio_analysis(y: np.ndarray, sr: int = SAMPLE_RATE) -> tuple[dict[str, np.ndarray], float, np.ndarray]:
+    """audio_sequences' 64 sequences, with librosa's tempo estimate and the tracked beats' frames."""
     import librosa
 
     stft = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH)  # (1025, n_frames) complex
@@ -77,7 +84,7 @@ def audio_sequences(y: np.ndarray, sr: int = SAMPLE_RATE) -> tuple[dict[str, np.
         *librosa.feature.chroma_stft(S=power, sr=sr, tuning=estimate_tuning(power, sr)),
         *_with_deltas(librosa.feature.mfcc(S=mel_db, sr=sr, n_mfcc=N_MFCC)),
     ]
-    return dict(zip(SEQUENCE_NAMES, rows, strict=True)), _bpm(tempo, beats, sr)
+    return dict(zip(SEQUENCE_NAMES, rows, strict=True)), tempo, np.asarray(beats)
 
 
 def estimate_tuning(power: np.ndarray, sr: int, every: int = 4) -> float:
@@ -262,18 +269,50 @@ def summarise(sequences: dict[str, np.ndarray], bpm: float) -> np.ndarray:
 def extract_audio_features(y: np.ndarray, sr: int = SAMPLE_RATE, max_seconds: float = 300.0,
                            naive: bool = False) -> np.ndarray:
     """(257,) float32 named by AUDIO_COLUMNS, from the first `max_seconds` of mono float `y` at `sr`."""
+    y = _analysed_part(y, sr, max_seconds)
+    with _quiet():
+        sequences, bpm = (audio_sequences_naive if naive else audio_sequences)(y, sr)
+    return summarise(sequences, bpm)
+
+
+def extract_audio_views(y: np.ndarray, sr: int = SAMPLE_RATE, max_seconds: float = 300.0
+                        ) -> tuple[np.ndarray, np.ndarray | None]:
+    """extract_audio_features' (257,) vector and its views ((N_VIEWS, 257): the same statistics over each
+    quarter of the analysed frames, the tempo from the beats tracked in it), None for a clip too short."""
+    from clipret.features.views import N_VIEWS, long_enough, view_labels
+
+    y = _analysed_part(y, sr, max_seconds)
+    with _quiet():
+        sequences, tempo, beats = audio_analysis(y, sr)
+    whole = summarise(sequences, _bpm(tempo, beats, sr))
+    n_frames = len(sequences[SEQUENCE_NAMES[0]])
+    labels = view_labels(np.arange(n_frames), n_frames) if long_enough(len(y) / sr) else None
+    if labels is None:
+        return whole, None
+    beat_view = labels[np.clip(beats, 0, n_frames - 1)]
+    views = [summarise({name: seq[labels == v] for name, seq in sequences.items()},
+                       _bpm(tempo, beats[beat_view == v], sr)) for v in range(N_VIEWS)]
+    return whole, np.stack(views)
+
+
+def _analysed_part(y: np.ndarray, sr: int, max_seconds: float) -> np.ndarray:
+    """The first `max_seconds` of `y` as contiguous finite float32 mono."""
     from clipret.features.jit_cache import ensure_ready
 
     ensure_ready()  # librosa's numba cache: compiled once under a lock, never by two processes at once
     y = np.ascontiguousarray(np.asarray(y, dtype=np.float32).reshape(-1)[: int(max_seconds * sr)])
     if y.size == 0:
         raise ValueError("extract_audio_features needs at least one sample.")
-    y = np.nan_to_num(y)
-    with warnings.catch_warnings():  # silence and very short clips are legal input, not a problem
+    return np.nan_to_num(y)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence and very short clips are legal input, not a problem: librosa's warnings about them, off."""
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Trying to estimate tuning from empty frequency set")
         warnings.filterwarnings("ignore", message="n_fft=.* is too large for input signal")
-        sequences, bpm = (audio_sequences_naive if naive else audio_sequences)(y, sr)
-    return summarise(sequences, bpm)
+        yield
 
 
 class LibrosaAudio(BaseExtractor):
@@ -295,3 +334,9 @@ class LibrosaAudio(BaseExtractor):
         if not decoded.has_audio:
             return None
         return self._finish(extract_audio_features(decoded.audio, decoded.sample_rate, self.max_seconds))
+
+    def extract_views(self, decoded) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if not decoded.has_audio:
+            return None, None
+        whole, views = extract_audio_views(decoded.audio, decoded.sample_rate, self.max_seconds)
+        return self._finish(whole), self._finish_views(views)

@@ -59,6 +59,17 @@ class BaseExtractor:
     def extract_batch(self, items: list[Any]) -> list[np.ndarray | None]:
         return [self.extract(item) for item in items]
 
+    def extract_views(self, item: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(the whole-clip vector, its views: (N_VIEWS, dim) or None; clipret.features.views). An extractor
+        whose columns have a meaning over an excerpt overrides this or extract_batch_views; by default a
+        block has no views."""
+        return self.extract_batch_views([item])[0]
+
+    def extract_batch_views(self, items: list[Any]) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+        if type(self).extract_views is not BaseExtractor.extract_views:
+            return [self.extract_views(item) for item in items]
+        return [(vector, None) for vector in self.extract_batch(items)]
+
     def _finish(self, vector: np.ndarray) -> np.ndarray:
         """(dim,) float32 with every non-finite value replaced, so a freak input never poisons an index."""
         vector = np.nan_to_num(np.asarray(vector, dtype=np.float64).reshape(-1), nan=0.0,
@@ -66,6 +77,10 @@ class BaseExtractor:
         if vector.shape != (self.dim,):
             raise ValueError(f"{self.name}: produced {vector.shape[0]} values, expected {self.dim}.")
         return vector
+
+    def _finish_views(self, views: np.ndarray | None) -> np.ndarray | None:
+        """(N_VIEWS, dim) float32, each row checked as _finish checks a vector; None stays None."""
+        return None if views is None else np.stack([self._finish(row) for row in views])
 
 
 def descriptor_concepts(columns: tuple[str, ...], descriptors: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]

@@ -153,19 +153,28 @@ class AisfxAudio(BaseExtractor):
         self.device = resolve_device(device)
 
     def extract_batch(self, items: list) -> list[np.ndarray | None]:
-        out: list[np.ndarray | None] = []
-        for clip in items:
-            out.append(self._embed(clip.audio, clip.sample_rate) if clip.has_audio else None)
-        return out
+        return [whole for whole, _ in self.extract_batch_views(items)]
 
-    def _embed(self, audio: np.ndarray, sr: int) -> np.ndarray:
+    def extract_batch_views(self, items: list) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+        return [self._embed(clip.audio, clip.sample_rate) if clip.has_audio else (None, None) for clip in items]
+
+    def _embed(self, audio: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """(the mean embedding over every block, the mean over the blocks starting in each view)."""
         import torch
 
-        blocks = np.concatenate([spectrogram_blocks(log_mel(audio[a:b], sr))
-                                 for a, b in excerpt_spans(len(audio), sr)])  # (n_blocks, 100, 96)
+        from clipret.features.views import long_enough, mean_by_view, view_labels
+
+        spans = excerpt_spans(len(audio), sr)
+        per_span = [spectrogram_blocks(log_mel(audio[a:b], sr)) for a, b in spans]
+        blocks = np.concatenate(per_span)  # (n_blocks, 100, 96)
+        block_samples = BLOCK_HOP * HOP * sr / MODEL_SR  # a block's hop, in samples of `audio`
+        starts = np.concatenate([a + block_samples * np.arange(len(b)) for (a, _), b in zip(spans, per_span,
+                                                                                             strict=True)])
         net = load_network(self.device)
         parts = []
         with torch.inference_mode():
             for s in range(0, len(blocks), BATCH_BLOCKS):
                 parts.append(net(torch.from_numpy(blocks[s:s + BATCH_BLOCKS]).to(self.device)).cpu().numpy())
-        return self._finish(np.concatenate(parts).mean(axis=0))
+        embeddings = np.concatenate(parts)
+        labels = view_labels(starts, len(audio)) if long_enough(len(audio) / sr) else None
+        return self._finish(embeddings.mean(axis=0)), self._finish_views(mean_by_view(embeddings, labels))

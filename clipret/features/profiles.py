@@ -97,16 +97,32 @@ def extract_clip(decoded: DecodedClip | None, lyrics: str, profile: Profile | st
 def extract_clips(items: list[tuple[DecodedClip, str]], profile: Profile | str, device: str = "cpu",
                   modalities: tuple[str, ...] | None = None) -> list[dict[str, np.ndarray | None]]:
     """extract_clip for many clips, each neural extractor running batched forward passes over all of them."""
+    return [features for features, _ in _extract(items, profile, device, modalities, with_views=False)]
+
+
+def extract_clip_views(decoded: DecodedClip, lyrics: str, profile: Profile | str, device: str = "cpu"
+                       ) -> tuple[dict[str, np.ndarray | None], dict[str, np.ndarray]]:
+    """extract_clip's blocks and their views ({block: (N_VIEWS, dim)} of the blocks that have them:
+    clipret.features.views), what the index's feature cache keeps."""
+    return _extract([(decoded, lyrics)], profile, device, None, with_views=True)[0]
+
+
+def _extract(items: list[tuple[DecodedClip, str]], profile: Profile | str, device: str,
+             modalities: tuple[str, ...] | None, with_views: bool):
     from clipret.features.registry import EXTRACTORS, get_extractor
 
     profile = get_profile(profile) if isinstance(profile, str) else profile
-    results: list[dict[str, np.ndarray | None]] = [{} for _ in items]
+    results: list[tuple[dict[str, np.ndarray | None], dict[str, np.ndarray]]] = [({}, {}) for _ in items]
     for block, extractor_name in _LAYOUTS[profile.name]:
         if modalities is not None and EXTRACTORS[extractor_name].modality not in modalities:
             continue
         extractor = get_extractor(extractor_name, device)
         is_text = extractor.modality == "lyrics"
         inputs = [(lyrics or "") if is_text else decoded for decoded, lyrics in items]
-        for result, vector in zip(results, extractor.extract_batch(inputs), strict=True):
-            result[block] = vector
+        outputs = (extractor.extract_batch_views(inputs) if with_views
+                   else [(vector, None) for vector in extractor.extract_batch(inputs)])
+        for (features, views), (vector, block_views) in zip(results, outputs, strict=True):
+            features[block] = vector
+            if block_views is not None:
+                views[block] = block_views
     return results

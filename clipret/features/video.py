@@ -36,11 +36,17 @@ class EfficientNetLite0(BaseExtractor):
         self.batch_size = batch_size  # frames per forward pass
 
     def extract_batch(self, clips: list) -> list[np.ndarray | None]:
+        return [whole for whole, _ in self.extract_batch_views(clips)]
+
+    def extract_batch_views(self, clips: list) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+        """Per clip: the mean logits over its frames, and over the frames shown in each view."""
         import torch
+
+        from clipret.features.views import long_enough, mean_by_view, view_labels
 
         present = [c for c in clips if c.has_video]
         if not present:
-            return [None] * len(clips)
+            return [(None, None)] * len(clips)
         model = load_efficientnet_lite0(self.device)
         logits = []
         with torch.inference_mode():
@@ -50,8 +56,15 @@ class EfficientNetLite0(BaseExtractor):
                 logits.append(model(x).float().cpu().numpy())
         per_frame = np.concatenate(logits)  # (sum n_frames, 1000)
         bounds = np.cumsum([0] + [len(c.frames) for c in present])
-        means = iter(per_frame[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True))
-        return [self._finish(next(means)) if c.has_video else None for c in clips]
+        results = []
+        for clip, a, b in zip(present, bounds[:-1], bounds[1:], strict=True):
+            shown = min(clip.duration_s, clip.options.max_seconds)  # the frames sample the analysed part
+            labels = (view_labels(clip.frame_times, shown) if clip.frame_times is not None and long_enough(shown)
+                      else None)
+            results.append((self._finish(per_frame[a:b].mean(axis=0)),
+                            self._finish_views(mean_by_view(per_frame[a:b], labels))))
+        out = iter(results)
+        return [next(out) if c.has_video else (None, None) for c in clips]
 
 
 class SlowR50(BaseExtractor):

@@ -21,6 +21,7 @@ from clipret.files import save_npz_atomic
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 _BLOCK = "block:"  # npz key prefix of a present block; an absent key = the modality is missing
+_VIEWS = "views:"  # npz key prefix of a block's views; absent: the block has none (or the file predates views)
 # A file changed this recently may change again without its stat changing (timestamps are coarse:
 # a kernel tick, 1 s on some network file systems, 2 s on FAT), so it gets no stamp: the key decides.
 SETTLE_NS = 2_000_000_000
@@ -114,11 +115,14 @@ def _restamp(path: Path, key: str, new_stamp: str) -> None:
 
 
 def save_features(path: Path, features: dict[str, np.ndarray | None], key: str, duration_s: float,
-                  stamp: str = "", fingerprint: np.ndarray | None = None) -> None:
+                  stamp: str = "", fingerprint: np.ndarray | None = None,
+                  views: dict[str, np.ndarray] | None = None) -> None:
     """Write atomically: a crash mid-write leaves no file a re-run would trust. Beside the blocks, the
     clip's audio fingerprint (uint32, empty for a clip without audio; None, where Chromaprint is missing,
-    writes no entry, and a later run with Chromaprint adds it: clipret.indexing.backfill)."""
+    writes no entry, and a later run with Chromaprint adds it: clipret.indexing.backfill) and the blocks'
+    views ({block: (N_VIEWS, dim)}, clipret.features.views)."""
     arrays = {_BLOCK + name: np.asarray(v, dtype=np.float32) for name, v in features.items() if v is not None}
+    arrays.update({_VIEWS + name: np.asarray(v, dtype=np.float32) for name, v in (views or {}).items()})
     if fingerprint is not None:
         arrays["fingerprint"] = np.asarray(fingerprint, dtype=np.uint32)
     save_npz_atomic(path, key=np.array(key), stamp=np.array(stamp), duration_s=np.array(float(duration_s)),
@@ -177,3 +181,9 @@ def load_features(path: Path, block_names: tuple[str, ...]) -> tuple[dict[str, n
         features = {name: (data[_BLOCK + name] if _BLOCK + name in data.files else None)
                     for name in block_names}
         return features, float(data["duration_s"])
+
+
+def load_views(path: Path, block_names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """{block: (N_VIEWS, dim) float32} of the blocks of `block_names` that have views in a cache file."""
+    with np.load(path) as data:
+        return {name: data[_VIEWS + name] for name in block_names if _VIEWS + name in data.files}

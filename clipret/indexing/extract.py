@@ -16,7 +16,7 @@ from clipret.config import Settings
 from clipret.errors import ClipretError, ModelUnavailable
 from clipret.features import jit_cache
 from clipret.features.fingerprint import audio_fingerprint
-from clipret.features.profiles import extract_clip, get_profile
+from clipret.features.profiles import extract_clip_views, get_profile
 from clipret.indexing.backfill import MissingFingerprint, add_missing_fingerprints
 from clipret.indexing.cache import cache_path, has_fingerprint, is_current, save_features
 from clipret.media.decode import decode, for_task
@@ -339,12 +339,13 @@ def extract_one(task: ClipTask) -> ClipOutcome:
         phase("decode")
         decoded = decode_here(task.media_path, options) if in_worker() else decode(task.media_path, options)
         phase("extract")
-        features = extract_clip(decoded, task.lyrics, prof)
+        features, views = extract_clip_views(decoded, task.lyrics, prof)
         if all(v is None for v in features.values()):
             raise ClipretError("no audio, video or lyrics could be extracted")
         fingerprint = audio_fingerprint(decoded.audio, decoded.sample_rate)
         phase("save")
-        save_features(Path(task.cache_path), features, task.key, decoded.duration_s, task.stamp, fingerprint)
+        save_features(Path(task.cache_path), features, task.key, decoded.duration_s, task.stamp, fingerprint,
+                      views)
     except ModelUnavailable as exc:
         return ClipOutcome(task.clip_id, False, str(exc), time.monotonic() - start, fatal=True)
     except Exception as exc:  # noqa: BLE001 - one bad clip must not stop the corpus

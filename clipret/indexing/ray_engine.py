@@ -20,6 +20,7 @@ import os
 import pickle
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +35,10 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 ACTORS_PER_GPU = 2
 MAX_INPUT_BLOCKS = 20_000  # one clip per CPU task up to this many clips; beyond, a few per task
 RAY_REQUIREMENT = "ray[data]==2.60.0"
+# A cluster started with RAY_AUTH_MODE=token (docs/scale.md) refuses a driver without its token.
+TOKEN_MISSING = ("The Ray cluster at {address} needs its token: export RAY_AUTH_MODE=token and "
+                 "RAY_AUTH_TOKEN_PATH=<a copy of the head's token file, ~/.ray/auth_token on the head> "
+                 "(or RAY_AUTH_TOKEN=<the token>), then run this again.")
 
 
 @dataclass(frozen=True)
@@ -81,12 +86,14 @@ def extract_corpus_ray(records: Sequence[ClipRecord], corpus_dir: str | Path, se
             plan = stage_plan(resources, options, workers)
             stages = {} if stages is None else stages
             stages.update(device=plan.device, actors=plan.actors, cpus=resources.get("CPU", 0),
-                          gpus=resources.get("GPU", 0), decode_s=0.0, cpu_s=0.0, neural_s=0.0)
+                          gpus=resources.get("GPU", 0), decode_s=0.0, cpu_s=0.0, neural_s=0.0, nodes=Counter())
             for outcome in _progress(_run_pipeline(tasks, plan, options, stages), len(tasks), progress,
                                      report.profile):
                 report.record(outcome)
                 if on_clip is not None:
                     on_clip(outcome)
+            if options.address:  # on a cluster: which machines did the work (one that did none lacks something)
+                print(clips_per_node(stages["nodes"]))
     fingerprint_cached(report, timeout_s, progress)
     report.seconds = time.monotonic() - start
     return report
@@ -103,19 +110,37 @@ def ray_session(options: RayOptions, workers: int = 1) -> Iterator[dict[str, flo
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home from offline machines
     try:
-        if options.address:
+        if options.address:  # no working_dir or py_modules: every node imports its installed clipret
             ray.init(address=options.address, log_to_driver=False, logging_level="WARNING")
         else:
             cpus = options.cpus or os.cpu_count() or 1
             ray.init(num_cpus=cpus, num_gpus=_local_gpus(), include_dashboard=False, log_to_driver=False,
                      logging_level="WARNING", runtime_env={"env_vars": _local_worker_env(options, workers)})
-    except ConnectionError as exc:
+    except (ConnectionError, getattr(ray.exceptions, "AuthenticationError", ConnectionError)) as exc:
+        if _token_refused(exc):
+            raise ClipretError(TOKEN_MISSING.format(address=options.address)) from None
         raise ClipretError(f"Could not reach the Ray cluster at {options.address} ({exc}); start it with "
                            "`ray start --head` (or `ray up`) or fix --ray-address.") from None
     try:
         yield ray.cluster_resources()
     finally:
         ray.shutdown()
+
+
+def _token_refused(exc: BaseException | None) -> bool:
+    """Whether joining failed on Ray's token check. Ray raises AuthenticationError itself when this process
+    is in token mode without a token, but a cluster refusing a missing or wrong token surfaces, after Ray's
+    retries, as a ConnectionError whose cause only names it."""
+    while exc is not None:
+        if type(exc).__name__ == "AuthenticationError" or "InvalidAuthToken" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def clips_per_node(nodes: Counter) -> str:
+    """The summary line of where a cluster's clips were done: 'Clips per Ray node: 10.0.0.5 12, 10.0.0.6 11'."""
+    return "Clips per Ray node: " + ", ".join(f"{node} {count}" for node, count in sorted(nodes.items()))
 
 
 def stage_plan(resources: dict[str, float], options: RayOptions, workers: int = 1) -> StagePlan:
@@ -163,6 +188,7 @@ def _run_pipeline(tasks: list[ClipTask], plan: StagePlan, options: RayOptions,
     seen = set()
     for row in dataset.iter_rows():
         seen.add(row["clip_id"])
+        stages["nodes"][str(row["node"])] += 1
         for stage in ("decode_s", "cpu_s", "neural_s"):
             stages[stage] += float(row[stage])
         yield _store(row)
@@ -182,7 +208,7 @@ def _store(row: dict) -> ClipOutcome:
     try:
         finished = pickle.loads(row["features"])
         save_features(Path(row["cache_path"]), finished["blocks"], str(row["key"]), float(row["duration_s"]),
-                      str(row["stamp"]), finished["fingerprint"])
+                      str(row["stamp"]), finished["fingerprint"], finished["views"])
     except Exception as exc:  # noqa: BLE001 - a clip that cannot be cached is a failed clip
         return ClipOutcome(clip_id, False, exception_reason(exc), seconds)
     return ClipOutcome(clip_id, True, "", seconds)

@@ -55,6 +55,7 @@ def cpu_stage(row: dict) -> tuple[dict, dict | None]:
            "lyrics": row["lyrics"], "profile": row["profile"], "reason": "", "fatal": False,
            "duration_s": 0.0, "payload": b"", "decode_s": 0.0, "cpu_s": 0.0}
     blocks: dict[str, np.ndarray | None] = {}
+    views: dict[str, np.ndarray] = {}
     error: tuple[int, str] | None = None
     done = None
     try:
@@ -68,7 +69,9 @@ def cpu_stage(row: dict) -> tuple[dict, dict | None]:
             if name not in CPU_EXTRACTORS:
                 continue
             try:
-                blocks[block] = get_extractor(name).extract(decoded)
+                blocks[block], block_views = get_extractor(name).extract_views(decoded)
+                if block_views is not None:
+                    views[block] = block_views
             except ModelUnavailable:
                 raise
             except Exception as exc:  # noqa: BLE001 - the clip fails, the corpus goes on
@@ -80,7 +83,7 @@ def cpu_stage(row: dict) -> tuple[dict, dict | None]:
         out["reason"] = exception_reason(exc)
     else:
         out["duration_s"] = float(decoded.duration_s)
-        done = {"blocks": blocks, "error": error, "clip": for_networks(decoded, prof.name),
+        done = {"blocks": blocks, "views": views, "error": error, "clip": for_networks(decoded, prof.name),
                 "fingerprint": audio_fingerprint(decoded.audio, decoded.sample_rate)}
     out["seconds"] = time.monotonic() - start
     out["cpu_s"] = out["seconds"] - out["decode_s"] if out["decode_s"] else 0.0
@@ -114,9 +117,11 @@ class NeuralBlocks:
     """An actor holding the profile's networks (loaded once, on the first batch) on `device`."""
 
     def __init__(self, device: str = "cpu", threads: int = 1):
+        import ray
         import torch
 
         self.device = device
+        self.node = ray.util.get_node_ip_address()  # the node as `ray start` names it, for the per-node counts
         torch.set_num_threads(int(threads))  # a local worker's thread count: the same floats
         _load_librosa_cache()  # audio networks resample and take spectrograms with librosa
 
@@ -130,13 +135,13 @@ class NeuralBlocks:
                "stamp": str(row["stamp"]),
                "duration_s": float(row["duration_s"]), "reason": str(row["reason"]),
                "fatal": bool(row["fatal"]), "features": b"", "decode_s": float(row["decode_s"]),
-               "cpu_s": float(row["cpu_s"]), "neural_s": 0.0}
+               "cpu_s": float(row["cpu_s"]), "neural_s": 0.0, "node": self.node}
         if not out["reason"]:
             try:
                 done = done if done is not None else pickle.loads(row["payload"])
-                features = self._neural_blocks(row, done)
-                out["features"] = pickle.dumps({"blocks": features, "fingerprint": done["fingerprint"]},
-                                               protocol=pickle.HIGHEST_PROTOCOL)
+                features, views = self._neural_blocks(row, done)
+                out["features"] = pickle.dumps({"blocks": features, "views": views,
+                                                "fingerprint": done["fingerprint"]}, protocol=pickle.HIGHEST_PROTOCOL)
             except ModelUnavailable as exc:
                 out.update(reason=str(exc), fatal=True)
             except _CpuBlockFailed as exc:
@@ -147,10 +152,12 @@ class NeuralBlocks:
         out["seconds"] = float(row["seconds"]) + out["neural_s"]
         return out
 
-    def _neural_blocks(self, row: dict, done: dict) -> dict[str, np.ndarray | None]:
-        """Every block in layout order (the CPU ones already done); raises what extract_one would raise."""
+    def _neural_blocks(self, row: dict, done: dict) -> tuple[dict[str, np.ndarray | None], dict[str, np.ndarray]]:
+        """Every block in layout order (the CPU ones already done) and the blocks' views; raises what
+        extract_one would raise."""
         failed_at, reason = done["error"] or (None, "")
         features: dict[str, np.ndarray | None] = {}
+        views = dict(done["views"])
         for position, (block, name) in enumerate(layout(str(row["profile"]))):
             if failed_at is not None and position >= failed_at:
                 raise _CpuBlockFailed(reason)
@@ -159,10 +166,12 @@ class NeuralBlocks:
                 continue
             extractor = get_extractor(name, self.device)
             item = str(row["lyrics"]) if extractor.modality == "lyrics" else done["clip"]
-            features[block] = extractor.extract_batch([item])[0]  # this clip's own forward pass
+            features[block], block_views = extractor.extract_views(item)  # this clip's own forward pass
+            if block_views is not None:
+                views[block] = block_views
         if all(v is None for v in features.values()):
             raise ClipretError(NOTHING_EXTRACTED)
-        return features
+        return features, views
 
 
 class WholeClips(NeuralBlocks):
@@ -195,4 +204,5 @@ class _CpuBlockFailed(Exception):
 
 
 _OUTPUT_COLUMNS = ("clip_id", "cache_path", "key", "stamp", "duration_s", "reason", "fatal", "seconds", "features",
-                   "decode_s", "cpu_s", "neural_s")  # the last three: seconds per stage, for the benchmark
+                   "decode_s", "cpu_s", "neural_s",  # seconds per stage, for the benchmark
+                   "node")  # the node whose actor finished the clip: the clips per node that extract reports

@@ -17,7 +17,7 @@ from clipret.config import Settings
 from clipret.embedding.artifacts import MANIFEST, artifact_dir
 from clipret.errors import ClipretError
 from clipret.files import write_json_atomic
-from clipret.indexing.cache import cache_path, is_current, load_features, load_fingerprint
+from clipret.indexing.cache import cache_path, is_current, load_features, load_fingerprint, load_views
 from clipret.indexing.payload import record_payload
 from clipret.indexing.versions import FINGERPRINTS, save_fingerprints
 from clipret.sources.corpus import ClipRecord
@@ -36,8 +36,10 @@ DEMO_EPOCHS = 150
 DEFAULT_MODALITY_DROPOUT = 0.25
 # "neighbours" (default): the paper's encoder network trained to keep each clip's input-space neighbours,
 # stopped early on held-out clips (docs/evaluation.md); "paper": the paper's exact pipeline, plain
-# concatenation of the standardised blocks and the reconstruction autoencoder, no modality dropout.
-ENCODERS = ("neighbours", "paper")
+# concatenation of the standardised blocks and the reconstruction autoencoder, no modality dropout;
+# "contrastive": the same network trained without labels to tie each clip's excerpts (its cached views)
+# to one another and to the clip (clipret.embedding.contrastive), stopped early on held-out clips.
+ENCODERS = ("neighbours", "contrastive", "paper")
 DEFAULT_ENCODER = "neighbours"
 # The neighbours encoder (chosen on the dev set and the demo without labels: docs/evaluation.md). It
 # trains faster than the paper's (lr 1e-3) and whole neighbourhoods need large batches.
@@ -45,6 +47,7 @@ NEIGHBOUR_SETTINGS = {"objective": "neighbours", "architecture": "residual", "hi
                       "temperature": 0.1, "latent_temperature": 0.1, "weight_decay": 0.0, "noise": 0.0,
                       "validation_fraction": 0.15, "eval_every": 5, "patience": 40}
 NEIGHBOUR_BATCH = 256
+CONTRASTIVE_SETTINGS = {**NEIGHBOUR_SETTINGS, "objective": "contrastive"}
 MIN_CLIPS = 4  # below this nothing (PCA, KMeans, t-SNE, evaluation) is meaningful
 
 
@@ -89,6 +92,7 @@ class TrainingSet:
     durations: list[float]
     skipped: dict[str, str] = field(default_factory=dict)
     fingerprints: list[np.ndarray | None] = field(default_factory=list)  # Chromaprint, None where there is none
+    views: list[dict[str, np.ndarray]] = field(default_factory=list)  # {block: (N_VIEWS, dim)} where cached
 
 
 @dataclass
@@ -127,6 +131,7 @@ def load_training_set(records: Sequence[ClipRecord], corpus_dir: str | Path, set
             out.features.append(features)
             out.durations.append(duration)
             out.fingerprints.append(load_fingerprint(path))
+            out.views.append(load_views(path, names))
     return out
 
 
@@ -160,7 +165,8 @@ def encoder_settings(options: TrainOptions, n_clips: int) -> dict[str, Any]:
               "modality_dropout": options.modality_dropout}
     if options.encoder == "paper":
         return {**common, "objective": "reconstruction", "batch_size": options.batch_size, "lr": options.lr}
-    return {**common, **NEIGHBOUR_SETTINGS, "batch_size": min(NEIGHBOUR_BATCH, max(n_clips, 1))}
+    settings = CONTRASTIVE_SETTINGS if options.encoder == "contrastive" else NEIGHBOUR_SETTINGS
+    return {**common, **settings, "batch_size": min(NEIGHBOUR_BATCH, max(n_clips, 1))}
 
 
 def _fit_models(data: TrainingSet, prof, options: TrainOptions, timings: dict, progress: bool):
@@ -174,11 +180,20 @@ def _fit_models(data: TrainingSet, prof, options: TrainOptions, timings: dict, p
     timings["fuse"] = time.monotonic() - start
     settings = encoder_settings(options, len(X))
     ae = Autoencoder(X.shape[1], **settings, block_slices=fusion.block_slices_, progress=progress)
-    timings["autoencoder"], _ = _timed(lambda: ae.fit(X))
+    views = fused_views(fusion, data) if settings["objective"] == "contrastive" else None
+    timings["autoencoder"], _ = _timed(lambda: ae.fit(X, views))
     Z = ae.transform(X)  # (N, latent)
     timings["pca"], pca = _timed(lambda: PCAProjection(options.pca_components, options.seed).fit(X))
     spaces = {"fused": Z, "raw": X, "pca": pca.transform(X), **fusion.modality_vectors(X)}
     return {"fusion": fusion, "autoencoder": ae, "pca": pca}, spaces
+
+
+def fused_views(fusion, data: TrainingSet) -> np.ndarray:
+    """(N, N_VIEWS, D): every clip's cached views, fused as its features are."""
+    from clipret.features.views import N_VIEWS
+
+    views = data.views or [{} for _ in data.features]
+    return fusion.transform_views(data.features, views, N_VIEWS)[0]
 
 
 def _analyse(spaces: dict[str, np.ndarray], options: TrainOptions, timings: dict) -> dict[str, Any]:
