@@ -188,7 +188,7 @@ def test_sklearn_contract_params_stored_unchanged_clone_and_round_trip():
 
     # the parameter names are exactly what sklearn's own BaseEstimator finds in the signature
     assert Autoencoder._get_param_names() == BaseEstimator._get_param_names.__func__(Autoencoder)
-    assert len(Autoencoder._get_param_names()) == 21
+    assert len(Autoencoder._get_param_names()) == 22
     slices = {"a": slice(0, 6), "b": slice(6, 12)}
     hidden = [16, 8]  # a list stays a list: the constructor converts nothing
     model = small(epochs="2", modality_dropout=0.5, block_slices=slices, objective="neighbours")

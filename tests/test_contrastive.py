@@ -77,8 +77,8 @@ def test_contrastive_needs_views_and_saves_its_settings(tmp_path):
         Autoencoder(32, latent_dim=16, epochs=1, objective="contrastive").fit(X)
     with pytest.raises(ClipretError, match="shape"):
         Autoencoder(32, latent_dim=16, epochs=1, objective="contrastive").fit(X, views[:, :, :5])
-    model = Autoencoder(32, latent_dim=16, epochs=2, batch_size=64, **CONTRASTIVE_SETTINGS,
-                        neighbour_weight=0.5).fit(X, views)
+    model = Autoencoder(32, latent_dim=16, epochs=2, batch_size=64,
+                        **{**CONTRASTIVE_SETTINGS, "neighbour_weight": 0.5}).fit(X, views)
     loaded = Autoencoder.load(model.save(tmp_path / "ae"))
     assert loaded.objective == "contrastive" and loaded.neighbour_weight == 0.5
     assert np.array_equal(loaded.transform(X), model.transform(X))

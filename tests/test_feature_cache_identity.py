@@ -82,8 +82,8 @@ def fake_extractor(monkeypatch):
     """extract_one with its decode and feature maths replaced: the plan, the task and the save are real."""
     decoded = SimpleNamespace(duration_s=1.0, audio=None, sample_rate=22050)  # no audio: an empty fingerprint
     monkeypatch.setattr("clipret.indexing.extract.decode", lambda path, options: decoded)
-    monkeypatch.setattr("clipret.indexing.extract.extract_clip",
-                        lambda decoded, lyrics, prof: {"audio": AUDIO, "lyrics": None})
+    monkeypatch.setattr("clipret.indexing.extract.extract_clip_views",
+                        lambda decoded, lyrics, prof: ({"audio": AUDIO, "lyrics": None}, {}))
 
 
 @pytest.fixture
@@ -247,9 +247,12 @@ def test_the_ray_rows_carry_the_stamp_to_the_cache(tmp_path):
            "cache_path": str(tmp_path / "c.npz"), "key": "k", "stamp": "s", "timeout_s": 5.0, "threads": 1}
     out, done = cpu_stage(row)  # decoding fails: the row goes on with its reason
     assert done is None and out["reason"] and out["stamp"] == "s"
-    finished = object.__new__(NeuralBlocks)._finish({**out, "seconds": 0.0})
+    actor = object.__new__(NeuralBlocks)  # no models loaded: the row failed before them
+    actor.node = "127.0.0.1"
+    finished = actor._finish({**out, "seconds": 0.0})
     assert finished["stamp"] == "s"
-    ok = {**finished, "reason": "", "features": pickle.dumps({"blocks": {"audio": AUDIO}, "fingerprint": None}),
+    ok = {**finished, "reason": "", "features": pickle.dumps({"blocks": {"audio": AUDIO}, "views": {},
+                                                           "fingerprint": None}),
           "duration_s": 2.0}
     assert _store(ok).ok
     assert cached_identity(tmp_path / "c.npz") == ("k", "s")

@@ -163,7 +163,7 @@ def test_extract_stops_when_the_models_are_unavailable(tmp_path, tone_clip, monk
     def offline(*args, **kwargs):
         raise ModelUnavailable("no weights offline: run once with internet")
 
-    monkeypatch.setattr(clipret.indexing.extract, "extract_clip", offline)
+    monkeypatch.setattr(clipret.indexing.extract, "extract_clip_views", offline)
     records = [ClipRecord("missing", "M", "soul", str(tmp_path / "nope.mp4")),
                ClipRecord("tone", "T", "soul", str(tone_clip))]
     with pytest.raises(ModelUnavailable, match="no weights"):

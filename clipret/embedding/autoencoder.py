@@ -194,6 +194,7 @@ class Autoencoder(EstimatorParams):
         self.network_, self.loss_history_, self.validation_history_ = network.eval(), history, validation
         self.fit_seconds_ = time.perf_counter() - start
         del self._views
+        self.__dict__.pop("_reference", None)
         return self
 
     def _split(self, n: int, p: SimpleNamespace | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -220,9 +221,12 @@ class Autoencoder(EstimatorParams):
                 return held_out_contrast(self.transform, X[with_views], self._views[with_views],
                                          p.latent_temperature)
         if p.objective in ("neighbours", "contrastive"):
-            from clipret.embedding.neighbours import knn_overlap
+            from clipret.embedding.neighbours import knn_indices, knn_overlap
 
-            full = knn_overlap(X, self.transform(X), k=10, queries=val_rows)
+            if getattr(self, "_reference", (None,))[0] is not X:  # the input's neighbours: once per fit
+                self._reference = (X, knn_indices(X, 10, val_rows))
+            reference = self._reference[1]
+            full = knn_overlap(X, self.transform(X), k=10, queries=val_rows, reference=reference)
             if p.modality_dropout <= 0 or len(p.block_slices) < 2:
                 return full
             blanked = X.copy()
@@ -230,7 +234,7 @@ class Autoencoder(EstimatorParams):
             rng = np.random.default_rng(p.seed)
             for row in val_rows:
                 blanked[row, blocks[rng.integers(len(blocks))]] = 0.0
-            return 0.5 * (full + knn_overlap(X, self.transform(blanked), k=10, queries=val_rows))
+            return 0.5 * (full + knn_overlap(X, self.transform(blanked), k=10, queries=val_rows, reference=reference))
         return -float(np.mean((self.reconstruct(X[val_rows]) - X[val_rows]) ** 2))
 
     def _train_epoch(self, network, optimizer, data, rows, generator, p: SimpleNamespace) -> float:

@@ -24,14 +24,17 @@ def knn_indices(X: np.ndarray, k: int, queries: np.ndarray | None = None) -> np.
     return np.take_along_axis(top, order, axis=1)
 
 
-def knn_overlap(A: np.ndarray, B: np.ndarray, k: int = 10, queries: np.ndarray | None = None) -> float:
+def knn_overlap(A: np.ndarray, B: np.ndarray, k: int = 10, queries: np.ndarray | None = None,
+                reference: np.ndarray | None = None) -> float:
     """Mean share of each query's k nearest neighbours in A that are also among its k nearest in B.
 
-    1.0: B keeps A's neighbourhoods exactly; about k / (N - 1): no better than chance.
+    1.0: B keeps A's neighbourhoods exactly; about k / (N - 1): no better than chance. `reference`:
+    knn_indices(A, k, queries) computed before (A is the fixed input while B changes: early stopping).
     """
     if len(A) != len(B):
         raise ClipretError(f"knn_overlap needs the same rows in both spaces, got {len(A)} and {len(B)}")
-    a, b = knn_indices(A, k, queries), knn_indices(B, k, queries)
+    a = knn_indices(A, k, queries) if reference is None else reference
+    b = knn_indices(B, k, queries)
     return float(np.mean([len(set(x) & set(y)) / a.shape[1] for x, y in zip(a, b, strict=True)]))
 
 
