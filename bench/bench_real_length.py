@@ -48,7 +48,7 @@ def clip_audio(index: int) -> np.ndarray:
     from clipret.sources.demo.genres import style_for
     from clipret.sources.demo.music import compose
 
-    song = compose(style_for("pop"), SECONDS, _rng(index, "pop", 0))
+    song = compose(style_for("pop-rock"), SECONDS, _rng(index, "pop-rock", 0))
     from clipret.sources.demo.music import SR
 
     return np.resize(np.interp(np.arange(n) / AUDIO_RATE, np.arange(len(song.audio)) / SR, song.audio),
