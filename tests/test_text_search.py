@@ -100,6 +100,7 @@ def test_photos_are_ranked_by_the_words_that_name_them():
     class Photo:  # what the video extractor reads of a decoded clip
         def __init__(self, image):
             self.frames, self.has_video = image[None], True
+            self.frame_times = None  # a still: no views
 
     photos = {"cat": data.chelsea(), "coffee": data.coffee(), "rocket": data.rocket()}
     video = [get_extractor("efficientnet_lite0").extract(Photo(p)) for p in photos.values()]  # sizes differ

@@ -58,9 +58,10 @@ class EfficientNetLite0(BaseExtractor):
         bounds = np.cumsum([0] + [len(c.frames) for c in present])
         results = []
         for clip, a, b in zip(present, bounds[:-1], bounds[1:], strict=True):
-            shown = min(clip.duration_s, clip.options.max_seconds)  # the frames sample the analysed part
-            labels = (view_labels(clip.frame_times, shown) if clip.frame_times is not None and long_enough(shown)
-                      else None)
+            labels = None  # a still (no frame times) or a short clip has no views
+            if clip.frame_times is not None:
+                shown = min(clip.duration_s, clip.options.max_seconds)  # the frames sample the analysed part
+                labels = view_labels(clip.frame_times, shown) if long_enough(shown) else None
             results.append((self._finish(per_frame[a:b].mean(axis=0)),
                             self._finish_views(mean_by_view(per_frame[a:b], labels))))
         out = iter(results)
