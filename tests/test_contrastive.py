@@ -82,3 +82,19 @@ def test_contrastive_needs_views_and_saves_its_settings(tmp_path):
     loaded = Autoencoder.load(model.save(tmp_path / "ae"))
     assert loaded.objective == "contrastive" and loaded.neighbour_weight == 0.5
     assert np.array_equal(loaded.transform(X), model.transform(X))
+
+
+@pytest.mark.slow
+def test_an_index_whose_clips_are_too_short_for_views_trains_as_neighbours_and_says_so(index_dir):
+    """The session's tiny demo index: 3 s clips, under the 10 s a clip needs for views."""
+    import json
+
+    from clipret.config import Settings
+    from clipret.embedding.artifacts import read_manifest, resolve_collection
+
+    settings = Settings(data_dir=index_dir)
+    training = read_manifest(settings, resolve_collection(settings))["training"]
+    assert training["encoder"] == "contrastive" and training["clips_with_views"] == 0
+    assert training["encoder_trained"] == "neighbours"
+    expected = json.loads(json.dumps(NEIGHBOUR_SETTINGS))  # as the manifest holds it: tuples are lists
+    assert {k: training["encoder_settings"][k] for k in NEIGHBOUR_SETTINGS} == expected

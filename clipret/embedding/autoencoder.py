@@ -166,8 +166,9 @@ class Autoencoder(EstimatorParams):
         data = torch.from_numpy(X).to(p.device)
         self.network_ = network
         history, validation, best = [], [], (-np.inf, 0, None)  # (score, epoch, state)
+        reference = self._input_neighbours(X, val_rows, p)  # fixed while the encoder learns: once per fit
         if len(val_rows):  # the starting point is a candidate too (the residual encoder starts at PCA)
-            validation.append((0, self._validation_score(X, val_rows, p)))
+            validation.append((0, self._validation_score(X, val_rows, p, reference)))
             best = (validation[0][1], 0, {k: v.detach().clone() for k, v in network.state_dict().items()})
         epochs = range(p.epochs)
         if p.progress:
@@ -178,7 +179,7 @@ class Autoencoder(EstimatorParams):
             network.train()
             history.append(self._train_epoch(network, optimizer, data, torch.from_numpy(train_rows), generator, p))
             if len(val_rows) and ((epoch + 1) % p.eval_every == 0 or epoch + 1 == p.epochs):
-                score = self._validation_score(X, val_rows, p)
+                score = self._validation_score(X, val_rows, p, reference)
                 validation.append((epoch + 1, score))
                 if score > best[0]:
                     best = (score, epoch + 1, {k: v.detach().clone() for k, v in network.state_dict().items()})
@@ -194,7 +195,6 @@ class Autoencoder(EstimatorParams):
         self.network_, self.loss_history_, self.validation_history_ = network.eval(), history, validation
         self.fit_seconds_ = time.perf_counter() - start
         del self._views
-        self.__dict__.pop("_reference", None)
         return self
 
     def _split(self, n: int, p: SimpleNamespace | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -206,7 +206,17 @@ class Autoencoder(EstimatorParams):
         order = np.random.default_rng(p.seed).permutation(n)
         return np.sort(order[n_val:]), np.sort(order[:n_val])
 
-    def _validation_score(self, X: np.ndarray, val_rows: np.ndarray, p: SimpleNamespace | None = None) -> float:
+    @staticmethod
+    def _input_neighbours(X: np.ndarray, val_rows: np.ndarray, p: SimpleNamespace) -> np.ndarray | None:
+        """The held-out clips' 10 nearest neighbours in the input, which the neighbour scores compare to."""
+        from clipret.embedding.neighbours import knn_indices
+
+        if not len(val_rows) or p.objective not in ("neighbours", "contrastive"):
+            return None
+        return knn_indices(X, 10, val_rows)
+
+    def _validation_score(self, X: np.ndarray, val_rows: np.ndarray, p: SimpleNamespace | None = None,
+                          reference: np.ndarray | None = None) -> float:
         """Higher is better: kept input-space neighbours (neighbours) or minus MSE (reconstruction).
 
         With modality dropout, the neighbours score is the mean of two overlaps with the input space's
@@ -221,11 +231,8 @@ class Autoencoder(EstimatorParams):
                 return held_out_contrast(self.transform, X[with_views], self._views[with_views],
                                          p.latent_temperature)
         if p.objective in ("neighbours", "contrastive"):
-            from clipret.embedding.neighbours import knn_indices, knn_overlap
+            from clipret.embedding.neighbours import knn_overlap
 
-            if getattr(self, "_reference", (None,))[0] is not X:  # the input's neighbours: once per fit
-                self._reference = (X, knn_indices(X, 10, val_rows))
-            reference = self._reference[1]
             full = knn_overlap(X, self.transform(X), k=10, queries=val_rows, reference=reference)
             if p.modality_dropout <= 0 or len(p.block_slices) < 2:
                 return full

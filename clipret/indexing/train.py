@@ -6,7 +6,7 @@ import os
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -186,8 +186,10 @@ def _fit_models(data: TrainingSet, prof, options: TrainOptions, timings: dict, p
     timings["fuse"] = time.monotonic() - start
     settings, trained = encoder_settings(options, len(X)), options.encoder
     views = fused_views(fusion, data) if settings["objective"] == "contrastive" else None
-    if views is not None and not distinct_views(views).any():  # no clip has excerpts (all under 10 s, or
-        settings, views, trained = {**settings, **NEIGHBOUR_SETTINGS}, None, "neighbours"  # cached before views)
+    # No clip has excerpts (every clip under 10 s, or a cache from before views): train as "neighbours".
+    if views is not None and not distinct_views(views).any():
+        trained, views = "neighbours", None
+        settings = encoder_settings(replace(options, encoder=trained), len(X))
     ae = Autoencoder(X.shape[1], **settings, block_slices=fusion.block_slices_, progress=progress)
     timings["autoencoder"], _ = _timed(lambda: ae.fit(X, views))
     Z = ae.transform(X)  # (N, latent)
