@@ -100,14 +100,15 @@ def _backdrop(rng) -> np.ndarray:
     return np.clip(canvas, 0, 255).astype(np.uint8)
 
 
-def make_corpus() -> list[Path]:
-    """The N_CLIPS clips, generated on the first run only (copies cost the extractor as much as new clips)."""
+def make_corpus(count: int = N_CLIPS) -> list[Path]:
+    """The first `count` of the N_CLIPS clips, generated on the first run only (copies cost the extractor
+    as much as new clips)."""
     import shutil
 
     from clipret.media.encode import write_clip
 
     MEDIA.mkdir(parents=True, exist_ok=True)
-    paths = [MEDIA / f"clip{i}.mp4" for i in range(N_CLIPS)]
+    paths = [MEDIA / f"clip{i}.mp4" for i in range(count)]
     for i, path in enumerate(paths):
         if path.exists():
             continue
@@ -154,13 +155,11 @@ def query_seconds(path: Path) -> float:
     """Warm query by a new file: decode, extract, embed and search, after the app's start (its query
     workers prestarted) and one query that loaded the models."""
     from clipret.config import Settings
-    from clipret.runtime.query_pool import shared_pool
     from clipret.search.engine import SearchEngine
 
     engine = SearchEngine(Settings(data_dir=small_index()))
-    engine.index.prestart_worker()  # as the app does when it starts
-    engine.search(engine.query_from_file(path, lyrics=LYRICS), k=10)  # loads every model
-    shared_pool().wait_warm()  # the second worker, started after that first query, has its models too
+    engine.warm_up(wait=True)  # as the app does when it starts
+    engine.search(engine.query_from_file(path, lyrics=LYRICS), k=10)
 
     def once():
         engine.search(engine.query_from_file(path, lyrics=LYRICS), k=10)

@@ -20,6 +20,8 @@ if url_state.clip and url_state.clip not in labels:
              "index being served does not have: pick a clip below.")
 
 kind, value = search_ui.query_input(labels)
+if kind != "clip":
+    search_ui.warming_notice(engine)
 ranking = search_ui.ranking_controls(genres, modalities, describing=kind == "text")
 state = SearchState(clip=value if kind == "clip" and value else "", url=value if kind == "url" else "",
                     q=value if kind == "text" else "", k=ranking["k"], genres=ranking["genres"],

@@ -160,3 +160,18 @@ def test_a_description_link_reproduces_the_search_and_says_what_matched(engine):
                for c in texts(at.caption))
     assert "Top 4 by the modalities the words reach" in texts(at.subheader)
     assert at.query_params == {"q": text, "k": "4"}
+
+
+def test_while_the_query_workers_warm_the_upload_tab_says_the_first_upload_is_slower(engine):
+    from clipret.runtime.query_pool import shared_pool
+    from clipret.ui.search_ui import UPLOAD
+
+    shared_pool().close()  # a fresh pool, as right after the app's start
+    engine.warm_up()  # what opening the app does: both workers start warming
+    at = open_page()
+    at.radio(key="search.source").set_value(UPLOAD).run()
+    notices = [c for c in texts(at.caption) if c.startswith("⏳ Loading the models that read new videos")]
+    assert len(notices) == 1 and "of 2 ready" in notices[0]  # warming takes seconds; this run, a fraction
+    engine.warm_up(wait=True)
+    at.run()
+    assert not [c for c in texts(at.caption) if "Loading the models" in c]  # warm: the notice has gone

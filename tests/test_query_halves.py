@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -56,22 +57,66 @@ def test_two_threads_of_one_worker_give_the_whole_decodes_features(tone_clip, au
 
 
 @pytest.mark.slow
-def test_two_idle_workers_split_a_query_and_give_the_same_features(tone_clip, video_only_clip):
+def test_prestart_warms_both_workers_and_a_query_splits_only_across_warm_ones(tone_clip, video_only_clip):
     pool = QueryPool(QueryPoolOptions(max_workers=2))
     try:
         pool.prestart(PROFILE.name, PROFILE.decode_options)
-        assert pool._count == 1  # one worker while the app starts
-        features, _ = pool.extract(tone_clip, "words", PROFILE.name, PROFILE.decode_options)  # two threads
+        assert pool._count == 2 and pool.status() == (0, 2)  # both started, both warming
+        features, _ = pool.extract(tone_clip, "words", PROFILE.name, PROFILE.decode_options)
         _assert_same(features, _expected(tone_clip, "words"))
-        assert pool._count == 2 and len(pool._idle) == 2  # the first query started the second worker
         pool.wait_warm()
-        assert all(worker._ready for worker in pool._idle)
-        for path in (tone_clip, video_only_clip):  # now split across the two workers
+        assert pool.status() == (2, 2) and len(pool._idle) == 2
+        for path in (tone_clip, video_only_clip):  # split across the two warm workers
             features, _ = pool.extract(path, "words", PROFILE.name, PROFILE.decode_options)
             _assert_same(features, _expected(path, "words"))
         assert len(pool._idle) == 2 and not pool.busy_workers()
     finally:
         pool.close()
+
+
+@pytest.mark.slow
+def test_a_worker_still_warming_is_never_a_querys_second_half(tone_clip):
+    pool = QueryPool(QueryPoolOptions(max_workers=2))
+    try:
+        features, _ = pool.extract(tone_clip, "", PROFILE.name, PROFILE.decode_options)  # one worker, two threads
+        assert pool._count == 2  # the first query started a second worker, which warms now
+        warming = next(w for w in pool._idle if not w._ready)
+        first = pool._acquire(PROFILE.name, PROFILE.decode_options)  # the next query's worker: the warm one
+        assert first is not warming
+        assert pool._acquire_idle() is None  # so it does both halves itself meanwhile
+        warming.wait_ready()
+        assert pool._acquire_idle() is warming  # warm now: the query after gets two workers
+        for worker in (first, warming):
+            pool._release(worker, False, PROFILE.name, PROFILE.decode_options)
+        _assert_same(features, _expected(tone_clip, ""))
+    finally:
+        pool.close()
+
+
+def test_a_warm_up_thread_runs_below_the_servers_priority_and_the_tasks_at_it(monkeypatch):
+    """The warm-up thread's niceness is the pool's warm_nice; tasks in the main thread keep the parent's."""
+    from pathlib import Path
+
+    from clipret.runtime.workers import Worker, WorkerOptions
+
+    tests = str(Path(__file__).resolve().parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])))
+    worker = Worker(WorkerOptions(warm=("test_query_halves:own_niceness", ()), warm_nice=7))
+    try:
+        worker.wait_ready()
+        assert worker.call("test_query_halves:own_niceness") == os.getpriority(os.PRIO_PROCESS, 0)
+    finally:
+        worker.stop()
+
+
+def own_niceness() -> int:
+    """The calling thread's niceness (Linux keeps one per thread); a warm-up that saw 7 records it."""
+    import threading
+
+    nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    if threading.current_thread().name == "warm-up" and nice != os.getpriority(os.PRIO_PROCESS, os.getpid()) + 7:
+        raise RuntimeError(f"warm-up at niceness {nice}")
+    return nice
 
 
 def test_a_half_that_does_not_decode_is_left_out_and_both_failing_is_the_videos_error():

@@ -127,12 +127,6 @@ class LoadedIndex:
             options = replace(options, timeout_s=timeout_s)
         return extract_file(path, lyrics, self.profile.name, options)
 
-    def prestart_worker(self) -> None:
-        """Start warming the query workers for this index's profile now, so the first query finds them ready."""
-        from clipret.runtime.query_pool import shared_pool
-
-        shared_pool().prestart(self.profile.name, self.profile.decode_options)
-
 
 def _matching_profile(manifest: dict[str, Any]):
     """The manifest's profile, checked block by block: a query must be embedded as the index was."""

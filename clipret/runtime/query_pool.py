@@ -6,7 +6,10 @@ sentence (MediaError when decoding failed, ExtractionFailed otherwise), the work
 next query works. Each worker takes one query at a time and the pool starts up to `max_workers` of
 them, so concurrent sessions wait at most for one extraction (with more sessions than workers).
 A query splits in two halves, its audio (the audio stream and blocks) and its video (the video stream
-and blocks), that run at once: in two workers when a second one is idle, else in two threads of one.
+and blocks), that run at once: in two workers when a second one is idle and warm, else in two threads of
+one. Each half runs on one thread (the two halves are the query's two cores), and `prestart` warms every
+worker at a lower CPU priority than the server, so the first query finds them ready and none waits for a
+neighbour's warm-up.
 """
 
 from __future__ import annotations
@@ -35,9 +38,12 @@ class QueryPoolOptions:
     """The query workers of one process."""
 
     max_workers: int = 2  # queries extracted at once; one more waits for the first free worker
-    threads: int = 0  # torch/BLAS threads per worker; 0 = one per core (a warm-up takes half the time)
+    threads: int = 1  # torch/BLAS threads per worker: a query's halves run side by side, one thread each
     extract_timeout_s: float = 300.0  # limit of the feature step of one query (decoding has its own)
     memory_mb: int = 4096  # memory a query may add to a warm worker before it is stopped
+    warm_nice: int = 10  # a warm-up's CPU priority below the server's (and the queries')
+    release_idle_s: float = 300.0  # a worker idle this long gives its freed memory back to the system
+    prefault_mb: int = 512  # faulted in once warm and after each release: a first query pays no page faults
 
     @classmethod
     def from_env(cls) -> QueryPoolOptions:
@@ -118,21 +124,24 @@ class QueryPool:
             raise crash.error from None
 
     def prestart(self, profile: str, decode_options=None) -> None:
-        """Start (and warm, in the background) one worker now, so the first query finds it ready. The
-        second starts after the first query (its warm-up takes a core for seconds: not while the app starts)."""
-        with self._cond:
-            if self.closed or self._count:
-                return
-            self._count += 1
-        self._add_idle(self._start(profile, decode_options))
+        """Start every worker now, warming in the background at a lower priority than this process, so
+        the first query finds them ready (and its two halves two warm workers)."""
+        while self._grow(profile, decode_options):
+            pass
 
-    def _grow(self, profile: str, decode_options) -> None:
-        """One more worker, warming in the background, when the pool is below its size."""
+    def _grow(self, profile: str, decode_options) -> bool:
+        """One more worker, warming in the background, when the pool is below its size (False if not)."""
         with self._cond:
             if self.closed or self._count >= self.options.max_workers:
-                return
+                return False
             self._count += 1
         self._add_idle(self._start(profile, decode_options))
+        return True
+
+    def status(self) -> tuple[int, int]:
+        """(workers warm, workers started) — (0, 0) before the first is started."""
+        with self._cond:  # polled under the lock: no query takes a worker while its pipe is read here
+            return sum(1 for w in self._idle if _warm_now(w)) + len(self._busy), self._count
 
     def wait_warm(self) -> None:
         """Block until every idle worker has warmed up. For benchmarks, between queries: a query timed
@@ -161,7 +170,8 @@ class QueryPool:
         timeouts = {"decode": getattr(decode_options, "timeout_s", 120.0), "*": self.options.extract_timeout_s}
         return Worker(WorkerOptions(threads=self.options.threads, memory_mb=self.options.memory_mb,
                                     phase_timeouts=timeouts, warm=(f"{__name__}:warm", (profile,)),
-                                    release_memory=True))  # idle between queries: give memory back
+                                    warm_nice=self.options.warm_nice, release_idle_s=self.options.release_idle_s,
+                                    prefault_mb=self.options.prefault_mb))
 
     def _acquire(self, profile: str, decode_options) -> Worker:
         with self._cond:
@@ -169,8 +179,9 @@ class QueryPool:
                 if self.closed:
                     raise ClipretError("The query workers were stopped (the server is shutting down): reload "
                                        "the page in a moment.")
-                if self._idle:
-                    worker = self._idle.pop()
+                if self._idle:  # a warm one first: a worker still warming makes the query wait
+                    worker = next((w for w in reversed(self._idle) if _warm_now(w)), self._idle[-1])
+                    self._idle.remove(worker)
                     self._busy[worker.pid] = worker
                     return worker
                 if self._count < self.options.max_workers:
@@ -189,12 +200,12 @@ class QueryPool:
         return worker
 
     def _acquire_idle(self) -> Worker | None:
-        """An idle worker, if one is ready at once (None otherwise: nobody waits for a second worker)."""
+        """An idle worker that is warm now (None otherwise: no query waits for a second worker's warm-up)."""
         with self._cond:
-            if self.closed or not self._idle:
-                return None
-            worker = self._idle.pop()
-            self._busy[worker.pid] = worker
+            worker = None if self.closed else next((w for w in reversed(self._idle) if _warm_now(w)), None)
+            if worker is not None:
+                self._idle.remove(worker)
+                self._busy[worker.pid] = worker
             return worker
 
     def _release(self, worker: Worker, broken: bool, profile: str, decode_options) -> None:
@@ -238,6 +249,14 @@ class QueryPool:
         return ExtractionFailed(f"Extracting the features of {Path(path).name} {what_went_wrong(exc, limits)}; that "
                                 f"process was replaced, so the next query works — try again or try another "
                                 f"file.{note}")
+
+
+def _warm_now(worker: Worker) -> bool:
+    """Whether an idle worker has warmed up; one whose warm-up failed counts as not (a query meets its error)."""
+    try:
+        return worker.poll_ready()
+    except ClipretError:
+        return False
 
 
 class _Crashed(Exception):

@@ -42,7 +42,9 @@ class WorkerOptions:
     phase_timeouts: dict[str, float] = field(default_factory=dict)  # phase → seconds ("*": any other)
     warm: tuple[str, tuple] | None = None  # ("module:function", args) run once at start (load models)
     start_timeout_s: float = 900.0  # starting and warming up (a cold numba cache compiles here)
-    release_memory: bool = False  # hand freed memory back to the system after each task (see MALLOC_ENV)
+    warm_nice: int = 0  # niceness added to the warm-up's thread: loading models beside a server never slows it
+    release_idle_s: float | None = None  # idle this long after a task: hand freed memory back (see MALLOC_ENV)
+    prefault_mb: int = 0  # heap memory faulted in after the warm-up and kept, so a first task pays no faults
 
 
 class WorkerFailed(ClipretError):
@@ -65,8 +67,9 @@ class Worker:
                                         stdout=subprocess.PIPE, env=_worker_env(self.options),
                                         start_new_session=True, close_fds=True)
         _live.add(self)
-        self._send(("start", self.options.warm, os.getpid()))
+        self._send(("start", self.options.warm, os.getpid(), self.options.warm_nice, self.options.prefault_mb))
         self._ready = False
+        self._warm_up_failed: ClipretError | None = None
 
     @property
     def pid(self) -> int:
@@ -78,14 +81,23 @@ class Worker:
 
     def wait_ready(self) -> None:
         """Block until the worker has warmed up (WorkerFailed when it died doing so)."""
+        if self._warm_up_failed is not None:
+            raise self._warm_up_failed
         if not self._ready:
             try:
                 self._receive_result({"start": self.options.start_timeout_s})
-            except ClipretError:  # its warm-up failed (e.g. weights out of reach): it is of no use
+            except ClipretError as exc:  # its warm-up failed (e.g. weights out of reach): it is of no use
+                self._warm_up_failed = exc  # said again to whoever calls it next
                 self.stop(grace_s=0)
                 raise
             self._ready = True
             self.baseline_kb = _rss_kb(self.pid)
+
+    def poll_ready(self) -> bool:
+        """Whether the worker has warmed up, without waiting (WorkerFailed when it died doing so)."""
+        if not self._ready and select.select([self.process.stdout.fileno()], [], [], 0)[0]:
+            self.wait_ready()  # its answer to the start is there (or it died): read it
+        return self._ready
 
     def call(self, function: str, *args: Any) -> Any:
         """Run ``function(*args)`` in the worker and return its result (its ClipretError is raised
@@ -208,8 +220,9 @@ def _kill_group(pgid: int) -> None:
 # 4-minute clip's spectrogram-sized arrays (40-90 MB, dozens per clip) costs page faults and zeroed pages:
 # a sixth of the audio features' time. A worker keeps such blocks while it works instead: an extraction
 # worker also between clips (it holds about 0.5 GB more after a 4-minute clip than when warm); a query
-# worker, idle most of the time in a server, gives them back after each query
-# (WorkerOptions.release_memory). Set either variable to override.
+# worker, idle most of the time in a server, gives them back once it has been idle a while
+# (WorkerOptions.release_idle_s), so that a burst of queries does not fault them in again for each query.
+# Set either variable to override.
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(256 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(1024 * 2**20)}
 _RELEASE_ENV = "CLIPRET_WORKER_RELEASE_MEMORY"
 
@@ -222,7 +235,7 @@ def _worker_env(options: WorkerOptions) -> dict[str, str]:
             env[name] = str(threads)
     env["CLIPRET_WORKER_THREADS"] = str(threads)
     env.update({name: value for name, value in MALLOC_ENV.items() if name not in env})
-    env[_RELEASE_ENV] = "1" if options.release_memory else ""
+    env[_RELEASE_ENV] = "" if options.release_idle_s is None else str(options.release_idle_s)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -299,25 +312,67 @@ def _watch_parent(parent: int) -> None:
 def _main() -> None:
     global _channel
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when its workers stop
-    inbox = sys.stdin.buffer
+    inbox = sys.stdin.fileno()  # read unbuffered, so that select() on it tells whether a task waits
     _channel = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints of libraries go to stderr, never into the message pipe
     sys.stdout = sys.stderr
+    release_idle_s = float(os.environ[_RELEASE_ENV]) if os.environ.get(_RELEASE_ENV) else None
+    holding, prefault_mb = False, 0  # holding: freed memory kept since the last task, to give back once idle
     while True:
-        header = inbox.read(_HEADER.size)
-        if len(header) < _HEADER.size:
+        if holding and not select.select([inbox], [], [], release_idle_s)[0]:
+            _release_free_memory()  # idle: the next task is not coming soon
+            _prefault(prefault_mb)  # but when it comes, it finds what a first task needs
+            holding = False
+        header = _read_exactly(inbox, _HEADER.size)
+        if not header:
             return  # the parent closed the pipe: stop
-        message = pickle.loads(inbox.read(_HEADER.unpack(header)[0]))
+        message = pickle.loads(_read_exactly(inbox, _HEADER.unpack(header)[0]))
         if message[0] == "start":
-            _, warm, parent = message
+            _, warm, parent, nice, prefault_mb = message
             if os.getppid() != parent:
                 return
             threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-            _answer(warm[0], warm[1]) if warm else _write(("ok", None))
+            _prefault(prefault_mb)
+            _warm_up(warm, nice)
         elif message[0] == "call":
             _answer(message[1], message[2])
-            if os.environ.get(_RELEASE_ENV):
-                _release_free_memory()  # after the answer is sent: the caller does not wait for it
+            holding = release_idle_s is not None
+
+
+def _warm_up(warm: tuple[str, tuple] | None, nice: int) -> None:
+    """Run the warm-up in a thread of its own, `nice` steps below the process (Linux sets niceness per
+    thread): the tasks, in the main thread, run at the server's priority. Threads the warm-up starts
+    inherit its niceness, so a worker that warms at a lower priority runs its libraries on one thread
+    (WorkerOptions.threads=1): no library keeps a pool of threads started here."""
+
+    def run():
+        if nice:
+            with contextlib.suppress(OSError, AttributeError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        _answer(warm[0], warm[1]) if warm else _write(("ok", None))
+
+    thread = threading.Thread(target=run, name="warm-up")
+    thread.start()
+    thread.join()
+
+
+def _prefault(megabytes: int) -> None:
+    """Fault `megabytes` of the main thread's heap in and free them again: with MALLOC_ENV's thresholds
+    glibc keeps them, so the first large arrays of the first task reuse pages instead of faulting them in.
+    Blocks of 32 MB stay below the mmap threshold (mapped blocks would go back to the system on free)."""
+    import ctypes
+    import ctypes.util
+
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+        libc.free.argtypes = [ctypes.c_void_p]
+        size = 32 * 2**20
+        blocks = [libc.malloc(size) for _ in range(megabytes // 32)]
+        for block in filter(None, blocks):
+            ctypes.memset(block, 1, size)
+        for block in blocks:
+            libc.free(block)
 
 
 def _release_free_memory() -> None:

@@ -9,6 +9,7 @@ with the models of the index it searches; a description is embedded in the modal
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -134,15 +135,17 @@ class SearchEngine:
         self.store = store if store is not None else ClipStore(settings, replica=True)  # never waits for a writer
         self.collection = collection or self.store.resolve(settings.collection)  # IndexNotFound when none
         self._index = None
+        self._index_lock = threading.Lock()  # one load, whichever session (or the warm-up) asks first
         self._manifest: dict[str, Any] | None = None
 
     @property
     def index(self):
         """The LoadedIndex (profile, fusion, autoencoder, PCA) of this collection, loaded once."""
-        if self._index is None:
-            from clipret.embedding.artifacts import LoadedIndex
+        with self._index_lock:
+            if self._index is None:
+                from clipret.embedding.artifacts import LoadedIndex
 
-            self._index = LoadedIndex.load(self.settings, self.collection, store=self.store)
+                self._index = LoadedIndex.load(self.settings, self.collection, store=self.store)
         return self._index
 
     @property
@@ -153,6 +156,44 @@ class SearchEngine:
 
             self._manifest = read_manifest(self.settings, self.collection)
         return self._manifest
+
+    # -- the query workers ---------------------------------------------------------------------
+    def warm_up(self, wait: bool = False) -> None:
+        """Get the first query by a file or URL ready before it comes: start the query workers for this
+        index's profile (they load its models below this process's CPU priority), and in a background
+        thread load the index's encoders and the store's vectors here. `wait` blocks until all is warm.
+        Nothing to do when the manifest names no usable profile."""
+        from clipret.features.profiles import get_profile
+        from clipret.runtime.query_pool import shared_pool
+
+        try:
+            profile = get_profile(self.manifest["profile"])
+        except (ClipretError, KeyError):
+            return  # no usable index: its page says so, and nothing is worth warming
+        pool = shared_pool()
+        pool.prestart(profile.name, profile.decode_options)
+        here = threading.Thread(target=self._warm_here, name="engine-warm-up", daemon=True)
+        here.start()
+        if wait:
+            here.join()
+            pool.wait_warm()
+
+    def _warm_here(self) -> None:
+        """This process's part of a first query: the encoders (torch's import, a second or more) and a
+        first search of each space (the embedded store reads its vectors then)."""
+        try:
+            _ = self.index
+            for name, dim in self.store.vector_sizes(self.collection).items():
+                self.store.search(self.collection, name, np.ones(dim, np.float32), 1)
+        except ClipretError:  # the first real query meets the same problem and says it
+            pass
+
+    @staticmethod
+    def workers_status() -> tuple[int, int]:
+        """(query workers warm, query workers started) of this process."""
+        from clipret.runtime.query_pool import shared_pool
+
+        return shared_pool().status()
 
     # -- queries ---------------------------------------------------------------------------------
     def query_from_clip(self, clip_id: str) -> QueryClip:

@@ -46,21 +46,8 @@ def shared_store(s: Settings):
 def _engine(settings: Settings, collection: str) -> SearchEngine:
     # One engine per built collection: after an alias swap the next run gets the new one.
     engine = SearchEngine(settings, store=shared_store(settings), collection=collection)
-    _prestart_query_worker(engine)
+    engine.warm_up()  # uploads and downloads are extracted in query workers (never in this server)
     return engine
-
-
-def _prestart_query_worker(engine: SearchEngine) -> None:
-    """Warm a query worker (a separate process: uploads and downloads are extracted there, never in
-    this server) while the index opens, so the first query by a file finds its models loaded."""
-    from clipret.features.profiles import get_profile
-    from clipret.runtime.query_pool import shared_pool
-
-    try:
-        profile = get_profile(engine.manifest["profile"])
-    except (ClipretError, KeyError):
-        return  # no usable index yet: the page says so, and nothing is worth warming
-    shared_pool().prestart(profile.name, profile.decode_options)
 
 
 def engine_or_stop() -> SearchEngine:

@@ -117,6 +117,27 @@ def query_input(labels: dict[str, str]) -> tuple[str, Any]:
     return "upload", upload
 
 
+def warming_notice(engine: SearchEngine) -> None:
+    """While the query workers still load their models (for a few seconds after the app starts), say
+    that the first file, URL or description will take longer than the next ones; the notice checks again
+    every second and goes once they are warm."""
+    if _warming(engine):
+        _refreshing_notice(engine)
+
+
+def _warming(engine: SearchEngine) -> bool:
+    warm, started = engine.workers_status()
+    return warm < started
+
+
+@st.fragment(run_every=1.0)
+def _refreshing_notice(engine: SearchEngine) -> None:
+    warm, started = engine.workers_status()
+    if warm < started:
+        st.caption(f"⏳ Loading the models that read new videos ({warm} of {started} ready): the first "
+                   "upload, URL or description takes a little longer than the next ones.")
+
+
 def upload_too_large(name: str, size_bytes: int, limit_mb: float = MAX_UPLOAD_MB) -> str | None:
     """One sentence when an upload is over the limit, else None."""
     if size_bytes <= limit_mb * 1024 * 1024:
