@@ -262,6 +262,8 @@ def test_a_four_minute_upload_shows_its_first_result_card_and_the_time_is_record
         opened = time.perf_counter()
         _open(page, f"{base}/?k=4", "clips indexed")
         page.get_by_text("Upload a file", exact=True).click()
+        page.locator('input[type="file"]').wait_for(state="attached", timeout=60_000)
+        _wait_idle(page)
         notice = page.get_by_text("Loading the models that read new videos")
         warming_shown = notice.count() > 0
         notice.first.wait_for(state="detached", timeout=300_000)  # as a user who reads it waits
